@@ -1,0 +1,144 @@
+// Command rt is a daemonless OCI container runtime in the mould of runc.
+//
+// Each CLI verb lives in its own file at the top level (spec.go, run.go, ...)
+// and only parses flags; the engine is in libcontainer/, the docker-save
+// converter in rootfs/.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.gitCommit=...".
+var (
+	version   = "0.1.0"
+	gitCommit = ""
+)
+
+const defaultRoot = "/run/rt"
+
+func main() {
+	app := newApp()
+	if err := app.Run(os.Args); err != nil {
+		fatal(err)
+	}
+}
+
+func newApp() *cli.App {
+	cli.VersionPrinter = func(c *cli.Context) {
+		// go-runc parses the first line as "<name> version X".
+		fmt.Printf("rt version %s\ncommit: %s\nspec: %s\ngo: %s\n", version, gitCommit, specs.Version, runtime.Version())
+	}
+	return &cli.App{
+		Name:    "rt",
+		Usage:   "a daemonless OCI container runtime",
+		Version: version,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
+			&cli.StringFlag{Name: "log", Usage: "append log lines to `FILE` instead of stderr"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+			&cli.StringFlag{Name: "root", Value: defaultRootDir(), Usage: "state directory of containers"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd for cgroups (not supported yet)"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors (true, false, auto)"},
+		},
+		Before: func(c *cli.Context) error {
+			if err := setupLog(c); err != nil {
+				return err
+			}
+			if c.Bool("systemd-cgroup") {
+				return fmt.Errorf("--systemd-cgroup: systemd cgroup driver is not supported yet")
+			}
+			return nil
+		},
+		Commands: commands,
+		CommandNotFound: func(c *cli.Context, name string) {
+			fatal(fmt.Errorf("unknown command %q (see 'rt --help')", name))
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // errors are printed by fatal in main
+	}
+}
+
+// commands is the CLI, one file per verb.
+var commands = []*cli.Command{
+	specCommand,
+}
+
+// defaultRootDir follows runc: /run/rt for root, $XDG_RUNTIME_DIR/rt otherwise.
+func defaultRootDir() string {
+	if os.Geteuid() != 0 {
+		if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
+			return filepath.Join(xdg, "rt")
+		}
+	}
+	return defaultRoot
+}
+
+// logging: rt writes errors (and with --debug, debug lines) to stderr or --log,
+// as text or as runc-compatible JSON lines ({"level","msg","time"}), which is
+// what containerd's shim and conmon read back.
+var (
+	logOut    io.Writer = os.Stderr
+	logJSON   bool
+	logDebug  bool
+	logToFile bool
+)
+
+func setupLog(c *cli.Context) error {
+	logDebug = c.Bool("debug")
+	switch f := c.String("log-format"); f {
+	case "text":
+	case "json":
+		logJSON = true
+	default:
+		return fmt.Errorf("--log-format: unknown format %q (want text or json)", f)
+	}
+	if p := c.String("log"); p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+		if err != nil {
+			return fmt.Errorf("--log: %w", err)
+		}
+		logOut = f
+		logToFile = true
+	}
+	return nil
+}
+
+func logf(level, format string, args ...any) {
+	if level == "debug" && !logDebug {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	if logJSON {
+		b, _ := json.Marshal(map[string]string{"level": level, "msg": msg, "time": time.Now().Format(time.RFC3339Nano)})
+		fmt.Fprintf(logOut, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(logOut, "%s\n", msg)
+}
+
+// fatal reports err as one line and exits 1. With --log the line also goes to
+// the log file, so callers that read the log (containerd) see it.
+func fatal(err error) {
+	fatalWithCode(err, 1)
+}
+
+func fatalWithCode(err error, code int) {
+	msg := strings.TrimSpace(err.Error())
+	if logToFile || logJSON {
+		logf("error", "%s", msg)
+	}
+	if !logToFile || !logJSON {
+		fmt.Fprintf(os.Stderr, "rt: %s\n", msg)
+	}
+	os.Exit(code)
+}
