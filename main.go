@@ -17,6 +17,9 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
+
+	"github.com/rt-project/rt/libcontainer"
+	_ "github.com/rt-project/rt/libcontainer/nsenter"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.gitCommit=...".
@@ -70,7 +73,21 @@ func newApp() *cli.App {
 
 // commands is the CLI, one file per verb.
 var commands = []*cli.Command{
+	createCommand,
+	deleteCommand,
+	killCommand,
+	listCommand,
+	runCommand,
 	specCommand,
+	startCommand,
+	stateCommand,
+}
+
+func init() {
+	// The container init: nsenter.c has already set up the namespaces.
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		libcontainer.Init()
+	}
 }
 
 // defaultRootDir follows runc: /run/rt for root, $XDG_RUNTIME_DIR/rt otherwise.

@@ -1,0 +1,64 @@
+# rt: build, example, tests, benchmarks. Everything a fresh Debian machine
+# needs is installed by the `deps` target (as root).
+
+GO        ?= go
+RT        := $(CURDIR)/rt
+VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
+COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS   := -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)
+EXAMPLE   := $(CURDIR)/.cache/example
+DEB_PKGS  := busybox-static bats jq runc time file
+BENCH_PKGS := umoci skopeo
+
+.PHONY: all rt static deps run-example test unit integration cli vet bench conformance clean
+
+all: rt
+
+rt:
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(RT) .
+
+# A fully static binary, for hosts without a matching libc (the cgroup v2 box).
+static:
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS) -linkmode external -extldflags -static" -o rt.static .
+
+# Install what the tests and the example need, only if missing.
+deps:
+	@missing=""; for p in $(DEB_PKGS) $(EXTRA_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Build rt, make a busybox bundle and run it in the foreground.
+run-example: deps rt
+	rm -rf $(EXAMPLE) && mkdir -p $(EXAMPLE)
+	RT=$(RT) tests/lib/mkbundle.sh $(EXAMPLE) sh -c 'echo "hello from $$(hostname): pid $$$$, $$(id)"; ls /'
+	cd $(EXAMPLE) && $(RT) --root $(CURDIR)/.cache/run run example-$$$$
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+# Unit tests (next to the code) then Go end-to-end tests (integration/).
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+
+integration: rt
+	RT_BINARY=$(RT) $(GO) test -count=1 -timeout 20m ./integration/...
+
+# CLI contract tests (bats, tests/).
+cli: rt
+	RT=$(RT) bats tests/
+
+test: deps rt vet unit integration cli
+
+bench: deps rt
+	EXTRA_PKGS="$(BENCH_PKGS)" $(MAKE) --no-print-directory deps
+	RT=$(RT) bench/run.sh
+	@if [ -x bench/import/bench.sh ]; then RT=$(RT) bench/import/bench.sh; fi
+
+conformance: deps rt
+	integration/conformance/run.sh
+
+clean:
+	rm -rf rt rt.static .cache integration/conformance/build

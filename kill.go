@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+)
+
+var killCommand = &cli.Command{
+	Name:      "kill",
+	Usage:     "send a signal (default SIGTERM) to a container's init",
+	ArgsUsage: "<container-id> [signal]",
+	Flags: []cli.Flag{
+		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process in the container's cgroup"},
+	},
+	Action: func(c *cli.Context) error {
+		ct, err := loadContainer(c)
+		if err != nil {
+			return err
+		}
+		sig := unix.SIGTERM
+		if c.NArg() > 1 {
+			if sig, err = parseSignal(c.Args().Get(1)); err != nil {
+				return err
+			}
+		}
+		if err := ct.Lock(); err != nil {
+			return err
+		}
+		defer ct.Unlock()
+		return ct.Signal(sig, c.Bool("all"))
+	},
+}
+
+// parseSignal accepts "KILL", "SIGKILL" and "9".
+func parseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("invalid signal %q", s)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q", s)
+}

@@ -1,0 +1,209 @@
+package libcontainer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// LoadSpec reads and validates <bundle>/config.json. Errors name the file and,
+// for JSON syntax errors, the line:column.
+func LoadSpec(bundle string) (*specs.Spec, error) {
+	path := filepath.Join(bundle, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	var spec specs.Spec
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&spec); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, describeJSONError(data, err))
+	}
+	if err := ValidateSpec(&spec, bundle); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &spec, nil
+}
+
+func describeJSONError(data []byte, err error) string {
+	var off int64
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		off = syn.Offset
+	case errors.As(err, &typ):
+		off = typ.Offset
+		if typ.Field != "" {
+			return fmt.Sprintf("%s: field %s: cannot use %s as %s", lineCol(data, off), typ.Field, typ.Value, typ.Type)
+		}
+	default:
+		return "invalid JSON: " + err.Error()
+	}
+	return fmt.Sprintf("%s: invalid JSON: %v", lineCol(data, off), err)
+}
+
+func lineCol(data []byte, off int64) string {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	line := 1 + bytes.Count(data[:off], []byte("\n"))
+	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
+	return fmt.Sprintf("line %d:%d", line, col)
+}
+
+// nsFlags maps the spec's namespace types to clone(2) flags.
+var nsFlags = map[specs.LinuxNamespaceType]int{
+	specs.PIDNamespace:     0x20000000, // CLONE_NEWPID
+	specs.NetworkNamespace: 0x40000000, // CLONE_NEWNET
+	specs.MountNamespace:   0x00020000, // CLONE_NEWNS
+	specs.IPCNamespace:     0x08000000, // CLONE_NEWIPC
+	specs.UTSNamespace:     0x04000000, // CLONE_NEWUTS
+	specs.UserNamespace:    0x10000000, // CLONE_NEWUSER
+	specs.CgroupNamespace:  0x02000000, // CLONE_NEWCGROUP
+	specs.TimeNamespace:    0x00000080, // CLONE_NEWTIME
+}
+
+// ValidateSpec rejects what rt cannot run, before any state is created, so a
+// bad config leaves nothing behind. Each error names the field.
+func ValidateSpec(s *specs.Spec, bundle string) error {
+	if s.Process == nil {
+		return errors.New("process: missing (nothing to run)")
+	}
+	if len(s.Process.Args) == 0 {
+		return errors.New("process.args: must not be empty")
+	}
+	if s.Process.Cwd != "" && !filepath.IsAbs(s.Process.Cwd) {
+		return fmt.Errorf("process.cwd: %q is not an absolute path", s.Process.Cwd)
+	}
+	if s.Root == nil || s.Root.Path == "" {
+		return errors.New("root.path: missing")
+	}
+	rootfs := s.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if fi, err := os.Stat(rootfs); err != nil {
+		return fmt.Errorf("root.path: %w", err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("root.path: %s is not a directory", rootfs)
+	}
+	if s.Linux == nil {
+		return errors.New("linux: missing (rt runs Linux containers only)")
+	}
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for i, ns := range s.Linux.Namespaces {
+		if _, ok := nsFlags[ns.Type]; !ok {
+			return fmt.Errorf("linux.namespaces[%d].type: unknown namespace type %q", i, ns.Type)
+		}
+		if seen[ns.Type] {
+			return fmt.Errorf("linux.namespaces[%d]: duplicate namespace %q", i, ns.Type)
+		}
+		seen[ns.Type] = true
+		if ns.Path != "" {
+			if !filepath.IsAbs(ns.Path) {
+				return fmt.Errorf("linux.namespaces[%d].path: %q is not absolute", i, ns.Path)
+			}
+			if _, err := os.Stat(ns.Path); err != nil {
+				return fmt.Errorf("linux.namespaces[%d].path: %w", i, err)
+			}
+		}
+		if ns.Type == specs.TimeNamespace {
+			if _, err := os.Stat("/proc/self/ns/time"); err != nil {
+				return fmt.Errorf("linux.namespaces[%d]: time namespaces are not supported by this kernel", i)
+			}
+		}
+	}
+	if !seen[specs.MountNamespace] {
+		return errors.New("linux.namespaces: a mount namespace is required")
+	}
+	if (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) && !seen[specs.UserNamespace] {
+		return errors.New("linux.uidMappings: set without a user namespace")
+	}
+	if s.Hostname != "" && !hasNewNS(s, specs.UTSNamespace) {
+		return errors.New("hostname: requires a new uts namespace")
+	}
+	if s.Domainname != "" && !hasNewNS(s, specs.UTSNamespace) {
+		return errors.New("domainname: requires a new uts namespace")
+	}
+	if len(s.Linux.TimeOffsets) > 0 && !hasNewNS(s, specs.TimeNamespace) {
+		return errors.New("linux.timeOffsets: requires a new time namespace")
+	}
+	for i, m := range s.Mounts {
+		if !filepath.IsAbs(m.Destination) {
+			return fmt.Errorf("mounts[%d].destination: %q is not an absolute path", i, m.Destination)
+		}
+		if err := checkMountOptions(m.Options); err != nil {
+			return fmt.Errorf("mounts[%d].options: %w", i, err)
+		}
+	}
+	for i, d := range s.Linux.Devices {
+		if !filepath.IsAbs(d.Path) {
+			return fmt.Errorf("linux.devices[%d].path: %q is not absolute", i, d.Path)
+		}
+		switch d.Type {
+		case "c", "b", "u", "p":
+		default:
+			return fmt.Errorf("linux.devices[%d].type: unknown device type %q", i, d.Type)
+		}
+	}
+	if s.Linux.RootfsPropagation != "" {
+		if _, ok := propagationFlags[s.Linux.RootfsPropagation]; !ok {
+			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", s.Linux.RootfsPropagation)
+		}
+	}
+	if s.Process.Capabilities != nil {
+		c := s.Process.Capabilities
+		for field, set := range map[string][]string{"bounding": c.Bounding, "effective": c.Effective, "permitted": c.Permitted, "inheritable": c.Inheritable, "ambient": c.Ambient} {
+			for _, name := range set {
+				if _, err := capFromName(name); err != nil {
+					return fmt.Errorf("process.capabilities.%s: %w", field, err)
+				}
+			}
+		}
+	}
+	for i, r := range s.Process.Rlimits {
+		if _, ok := rlimitTypes[r.Type]; !ok {
+			return fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, r.Type)
+		}
+	}
+	if s.Linux.Seccomp != nil {
+		return errors.New("linux.seccomp: seccomp filters are not supported by this build of rt")
+	}
+	if s.Linux.IntelRdt != nil {
+		return errors.New("linux.intelRdt: not supported")
+	}
+	for k := range s.Linux.Sysctl {
+		if strings.Contains(k, "/") || strings.Contains(k, "..") {
+			return fmt.Errorf("linux.sysctl: invalid key %q", k)
+		}
+	}
+	return nil
+}
+
+func hasNewNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return ns.Path == ""
+		}
+	}
+	return false
+}
+
+func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}

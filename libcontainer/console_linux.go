@@ -1,0 +1,43 @@
+package libcontainer
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/containerd/console"
+	"golang.org/x/sys/unix"
+)
+
+// setupConsole allocates the container's pty from its own devpts, makes the
+// slave the init's controlling terminal and stdio, bind-mounts it on
+// /dev/console, and sends the master to the parent (message "pty").
+func setupConsole(sock *syncSocket) error {
+	master, slavePath, err := console.NewPty()
+	if err != nil {
+		return fmt.Errorf("allocate pty: %w", err)
+	}
+	defer master.Close()
+	slave, err := os.OpenFile(slavePath, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("open pty %s: %w", slavePath, err)
+	}
+	defer slave.Close()
+	if f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW, 0o600); err == nil {
+		f.Close()
+		if err := unix.Mount(slavePath, "/dev/console", "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind /dev/console: %w", err)
+		}
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	if err := unix.IoctlSetInt(int(slave.Fd()), unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("set controlling terminal: %w", err)
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup3(int(slave.Fd()), fd, 0); err != nil {
+			return fmt.Errorf("dup pty to fd %d: %w", fd, err)
+		}
+	}
+	return sock.sendFd(msgPty, nil, int(master.Fd()))
+}

@@ -1,0 +1,357 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer/exeseal"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rt-project/rt/libcontainer/cgroups"
+)
+
+// CreateOpts are the inputs of Create.
+type CreateOpts struct {
+	Root        string // --root
+	ID          string
+	Bundle      string
+	Spec        *specs.Spec
+	NoPivot     bool
+	PreserveFds int
+	// Stdio of the init when it has no terminal; nil means rt's own.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// CreateResult is the result of Create: the container and, with a terminal, the
+// pty master the caller must serve or hand over (console socket).
+type CreateResult struct {
+	*Container
+	Console *os.File
+}
+
+// Create sets up a container and leaves its init blocked on the exec fifo
+// until Start. On any error everything created so far is removed.
+func Create(o CreateOpts) (_ *CreateResult, retErr error) {
+	if err := ValidateID(o.ID); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("state root %s: %w", o.Root, err)
+	}
+	dir := filepath.Join(o.Root, o.ID)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("%w: %s", ErrExist, o.ID)
+		}
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	c := &Container{dir: dir, state: State{
+		ID: o.ID, Bundle: bundle, Created: time.Now().UTC(), Owner: ownerName(),
+		Annotations: o.Spec.Annotations, Config: o.Spec,
+	}}
+	if c.lock, err = lockDir(dir); err != nil {
+		os.Remove(dir)
+		return nil, err
+	}
+	defer c.Unlock()
+	defer func() {
+		if retErr != nil {
+			if err := c.destroy(); err != nil {
+				retErr = fmt.Errorf("%w (cleanup: %v)", retErr, err)
+			}
+		}
+	}()
+	rootfs := o.Spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
+		return nil, fmt.Errorf("root.path: %w", err)
+	}
+	c.state.Rootfs = rootfs
+	cgPath, err := cgroups.ResolvePath(o.ID, o.Spec.Linux.CgroupsPath)
+	if err != nil {
+		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	cg, err := cgroups.New(o.ID, cgPath)
+	if err != nil {
+		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	c.state.CgroupPath = cg.Path()
+	// Saved before anything runs: `rt delete --force` can then always find
+	// the cgroup, even if this process is killed half-way.
+	if err := c.saveState(); err != nil {
+		return nil, err
+	}
+	fifoPath := filepath.Join(dir, fifoName)
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+		return nil, fmt.Errorf("exec fifo: %w", err)
+	}
+	if err := os.Chmod(fifoPath, 0o622); err != nil { // umask-proof
+		return nil, err
+	}
+	p := &initProcess{c: c, opts: &o, cg: cg}
+	console, err := p.start()
+	if err != nil {
+		return nil, err
+	}
+	return &CreateResult{Container: c, Console: console}, nil
+}
+
+// initProcess is the parent side of one container init's start-up.
+type initProcess struct {
+	c    *Container
+	opts *CreateOpts
+	cg   cgroups.Manager
+	cmd  *exec.Cmd
+	sock *syncSocket
+	pid  int
+}
+
+func (p *initProcess) start() (*os.File, error) {
+	// The init runs from a sealed copy of rt, so the container can never
+	// overwrite the host binary through /proc/self/exe (CVE-2019-5736).
+	exe, err := exeseal.CloneSelfExe(p.c.dir)
+	if err != nil {
+		return nil, fmt.Errorf("clone rt binary: %w", err)
+	}
+	defer exe.Close()
+	parent, child, err := newSyncPair()
+	if err != nil {
+		return nil, err
+	}
+	p.sock = parent
+	defer parent.Close()
+	fifo, err := os.OpenFile(filepath.Join(p.c.dir, fifoName), unix.O_PATH, 0)
+	if err != nil {
+		child.Close()
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifo.Close()
+
+	// fds 3..3+N-1 are the caller's preserved fds; ours follow them.
+	var extra []*os.File
+	for i := 0; i < p.opts.PreserveFds; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
+	}
+	sockFd := 3 + len(extra)
+	extra = append(extra, child.f, fifo)
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args:       []string{"rt", "init"},
+		Env:        []string{envInitSock + "=" + strconv.Itoa(sockFd)},
+		ExtraFiles: extra,
+		Stdin:      orDefault(p.opts.Stdin, os.Stdin),
+		Stdout:     orDefault(p.opts.Stdout, os.Stdout),
+		Stderr:     orDefault(p.opts.Stderr, os.Stderr),
+	}
+	// The init is re-parented to us when the intermediate exits (see
+	// nsenter.c), so we can reap it in the foreground.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		child.Close()
+		return nil, fmt.Errorf("set child subreaper: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		child.Close()
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	child.Close()
+	p.cmd = cmd
+	console, err := p.handshake(3 + len(extra) - 1)
+	if err != nil {
+		p.kill()
+		return nil, err
+	}
+	return console, nil
+}
+
+func orDefault(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+// kill stops a failed start: the intermediate, and the init if it exists
+// (destroy then empties the cgroup).
+func (p *initProcess) kill() {
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+	if p.pid > 0 {
+		_ = unix.Kill(p.pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(p.pid, &ws, 0, nil)
+	}
+}
+
+// handshake drives the protocol in sync.go from the parent's side.
+func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
+	spec := p.opts.Spec
+	// The cgroup holds the intermediate before it reads the bootstrap, so
+	// every process it forks, the init included, starts inside it.
+	if err := p.cg.Apply(p.cmd.Process.Pid); err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", p.cg.Path(), err)
+	}
+	if err := p.cg.Set(spec.Linux.Resources); err != nil {
+		return nil, fmt.Errorf("linux.resources: %w", err)
+	}
+	if err := p.sock.send("bootstrap", bootstrapData(spec)); err != nil {
+		return nil, err
+	}
+	for {
+		typ, payload, _, err := p.sock.recv()
+		if err != nil {
+			return nil, p.childError(err)
+		}
+		switch typ {
+		case msgUsermap:
+			if err := writeIDMaps(p.cmd.Process.Pid, spec.Linux); err != nil {
+				_ = p.sock.send(msgError, []byte(err.Error()))
+				return nil, err
+			}
+			if err := p.sock.send(msgUsermapDone, nil); err != nil {
+				return nil, err
+			}
+			continue
+		case msgError:
+			return nil, errors.New(string(payload))
+		case msgPid:
+			p.pid, err = strconv.Atoi(string(payload))
+			if err != nil {
+				return nil, fmt.Errorf("bad pid from init: %q", payload)
+			}
+		default:
+			return nil, fmt.Errorf("protocol error: unexpected %q", typ)
+		}
+		break
+	}
+	if err := p.cmd.Wait(); err != nil {
+		return nil, fmt.Errorf("namespace setup: %w", err)
+	}
+	start, _, err := procStartTime(p.pid)
+	if err != nil {
+		return nil, fmt.Errorf("container init %d: %w", p.pid, err)
+	}
+	cfg, err := json.Marshal(&initConfig{
+		Spec: spec, ID: p.c.state.ID, Bundle: p.c.state.Bundle, Rootfs: p.c.state.Rootfs,
+		NoPivot: p.opts.NoPivot, CgroupPath: p.cg.Path(), PreserveFds: p.opts.PreserveFds,
+		FifoFd: fifoFd, HostPid: p.pid,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.sock.send(msgConfig, cfg); err != nil {
+		return nil, err
+	}
+	var console *os.File
+	for {
+		typ, payload, fd, err := p.sock.recv()
+		if err != nil {
+			return nil, p.childError(err)
+		}
+		switch typ {
+		case msgHooks:
+			st := p.c.specState(Creating)
+			st.Pid = p.pid
+			err := runHooks("prestart", spec.Hooks.Prestart, st) //nolint:staticcheck // deprecated, still honoured
+			if err == nil {
+				err = runHooks("createRuntime", spec.Hooks.CreateRuntime, st)
+			}
+			if err != nil {
+				_ = p.sock.send(msgError, []byte(err.Error()))
+				return nil, err
+			}
+			if err := p.sock.send(msgHooksDone, nil); err != nil {
+				return nil, err
+			}
+		case msgPty:
+			if fd == nil {
+				return nil, errors.New("init sent no pty")
+			}
+			console = fd
+		case msgReady:
+			p.c.state.Pid, p.c.state.StartTime = p.pid, start
+			if err := p.c.saveState(); err != nil {
+				return nil, err
+			}
+			return console, nil
+		case msgError:
+			return nil, errors.New(string(payload))
+		default:
+			return nil, fmt.Errorf("protocol error: unexpected %q", typ)
+		}
+	}
+}
+
+// childError turns a closed socket into the init's exit status.
+func (p *initProcess) childError(err error) error {
+	if !errors.Is(err, errPeerClosed) {
+		return err
+	}
+	if p.pid > 0 {
+		var ws unix.WaitStatus
+		if _, werr := unix.Wait4(p.pid, &ws, 0, nil); werr == nil {
+			return fmt.Errorf("container init exited during set-up (%s)", describeWait(ws))
+		}
+	} else if p.cmd.ProcessState == nil {
+		_ = p.cmd.Wait()
+		return fmt.Errorf("namespace setup exited: %s", p.cmd.ProcessState)
+	}
+	return errors.New("container init exited during set-up")
+}
+
+func describeWait(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by " + ws.Signal().String()
+	}
+	return "exit status " + strconv.Itoa(ws.ExitStatus())
+}
+
+// bootstrapData is the message nsenter.c parses.
+func bootstrapData(spec *specs.Spec) []byte {
+	var b strings.Builder
+	flags := 0
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path == "" {
+			flags |= nsFlags[ns.Type]
+		} else {
+			fmt.Fprintf(&b, "join %d %s\n", nsFlags[ns.Type], ns.Path)
+		}
+	}
+	fmt.Fprintf(&b, "clone %d\n", flags)
+	for clock, off := range spec.Linux.TimeOffsets {
+		fmt.Fprintf(&b, "timens %s %d %d\n", clock, off.Secs, off.Nanosecs)
+	}
+	return []byte(b.String())
+}
+
+func writeIDMaps(pid int, l *specs.Linux) error {
+	write := func(file string, maps []specs.LinuxIDMapping) error {
+		var b strings.Builder
+		for _, m := range maps {
+			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/%s", pid, file), []byte(b.String()), 0); err != nil {
+			return fmt.Errorf("linux.%s: write %s: %w", map[string]string{"uid_map": "uidMappings", "gid_map": "gidMappings"}[file], file, err)
+		}
+		return nil
+	}
+	if err := write("uid_map", l.UIDMappings); err != nil {
+		return err
+	}
+	return write("gid_map", l.GIDMappings)
+}

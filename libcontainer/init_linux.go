@@ -1,0 +1,316 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/moby/sys/user"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// initConfig is what the parent sends the init (message "config").
+type initConfig struct {
+	Spec        *specs.Spec `json:"spec"`
+	ID          string      `json:"id"`
+	Bundle      string      `json:"bundle"`
+	Rootfs      string      `json:"rootfs"`
+	NoPivot     bool        `json:"no_pivot"`
+	CgroupPath  string      `json:"cgroup_path"`
+	PreserveFds int         `json:"preserve_fds"`
+	FifoFd      int         `json:"fifo_fd"`
+	HostPid     int         `json:"host_pid"` // the init's pid as the host sees it, for hooks' state
+}
+
+// Env variables the parent sets for the init.
+const (
+	envInitSock = "_RT_INITSOCK"
+	envFifoFd   = "_RT_FIFOFD"
+)
+
+// Init is the container init, entered as `rt init` after nsenter.c has set up
+// the namespaces. It never returns: it either execs the user process or
+// reports an error to the parent and exits.
+func Init() {
+	// Capabilities and no_new_privs are per thread: do everything, and the
+	// final execve, on this one thread.
+	runtime.LockOSThread()
+	fd, err := strconv.Atoi(os.Getenv(envInitSock))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rt init: not started by rt")
+		os.Exit(1)
+	}
+	sock := &syncSocket{f: os.NewFile(uintptr(fd), "init-sock")}
+	os.Clearenv()
+	err = initContainer(sock)
+	// Only reached on failure.
+	_ = sock.send(msgError, []byte(err.Error()))
+	os.Exit(1)
+}
+
+func initContainer(sock *syncSocket) error {
+	payload, _, err := sock.expect(msgConfig)
+	if err != nil {
+		return err
+	}
+	var cfg initConfig
+	if err := json.Unmarshal(payload, &cfg); err != nil {
+		return fmt.Errorf("decode init config: %w", err)
+	}
+	spec := cfg.Spec
+	// The container gets SIGKILL if rt dies before handing over; reset below.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return err
+	}
+	rfs, err := prepareRootfs(&cfg)
+	if err != nil {
+		return err
+	}
+	if hasRuntimeHooks(spec) {
+		if err := sock.send(msgHooks, nil); err != nil {
+			return err
+		}
+		if _, _, err := sock.expect(msgHooksDone); err != nil {
+			return err
+		}
+	}
+	if spec.Hooks != nil {
+		st := cfg.ociState(Creating)
+		if err := runHooks("createContainer", spec.Hooks.CreateContainer, st); err != nil {
+			return err
+		}
+	}
+	if err := pivotRoot(rfs.rootfs, cfg.NoPivot); err != nil {
+		return err
+	}
+	rfs.root.Close()
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("hostname: %w", err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("domainname: %w", err)
+		}
+	}
+	if spec.Process.Terminal {
+		if err := setupConsole(sock); err != nil {
+			return err
+		}
+	}
+	if err := finishRootfs(spec); err != nil {
+		return err
+	}
+	if err := setupProcess(spec.Process); err != nil {
+		return err
+	}
+	path, env, err := lookExecutable(spec.Process)
+	if err != nil {
+		return err
+	}
+	// Nothing but stdio and the preserved fds may reach the container.
+	if err := closeExecFrom(3 + cfg.PreserveFds); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		return err
+	}
+	if err := sock.send(msgReady, nil); err != nil {
+		return err
+	}
+	sock.Close()
+	// Block until `rt start` opens the fifo. The fifo is reopened through
+	// the O_PATH fd: its host path is not reachable from here.
+	fifo, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(cfg.FifoFd), os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	if _, err := fifo.Write([]byte("0")); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	fifo.Close()
+	unix.Close(cfg.FifoFd)
+	if spec.Hooks != nil {
+		if err := runHooks("startContainer", spec.Hooks.StartContainer, cfg.ociState(Running)); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("exec %s: %w", spec.Process.Args[0], syscall.Exec(path, spec.Process.Args, env))
+}
+
+func (cfg *initConfig) ociState(st Status) *specs.State {
+	return &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.ContainerState(st), Pid: cfg.HostPid, Bundle: cfg.Bundle, Annotations: cfg.Spec.Annotations}
+}
+
+// hasRuntimeHooks: prestart and createRuntime hooks run in the runtime's
+// namespaces, so the init asks the parent to run them.
+func hasRuntimeHooks(spec *specs.Spec) bool {
+	h := spec.Hooks
+	return h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0) //nolint:staticcheck // prestart is deprecated, still honoured
+}
+
+// rlimitTypes maps the spec's names to resource numbers.
+var rlimitTypes = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// setupProcess applies rlimits, oom score, cwd, user and capabilities, in
+// the order that keeps the rights each step needs.
+func setupProcess(p *specs.Process) error {
+	for _, r := range p.Rlimits {
+		// syscall.Setrlimit (not x/sys) so Go does not restore its own
+		// RLIMIT_NOFILE at exec.
+		if err := syscall.Setrlimit(rlimitTypes[r.Type], &syscall.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
+			return fmt.Errorf("process.rlimits %s: %w", r.Type, err)
+		}
+	}
+	if p.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+			return fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := os.Chdir(cwd); err != nil {
+		return fmt.Errorf("process.cwd %s: %w", cwd, err)
+	}
+	// A leaked host fd used as cwd would show as unreachable (CVE-2024-21626).
+	if wd, err := os.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("process.cwd %s: not inside the container", cwd)
+	}
+	if p.Capabilities != nil {
+		if err := applyBoundingSet(p.Capabilities); err != nil {
+			return err
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	if err := setUser(p.User); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return err
+	}
+	if p.Capabilities != nil {
+		if err := applyCaps(p.Capabilities); err != nil {
+			return err
+		}
+	} else if err := applyCaps(&specs.LinuxCapabilities{}); err != nil {
+		return err
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	return nil
+}
+
+func setUser(u specs.User) error {
+	if u.Umask != nil {
+		unix.Umask(int(*u.Umask))
+	} else {
+		unix.Umask(0o022)
+	}
+	groups := make([]int, 0, len(u.AdditionalGids))
+	for _, g := range u.AdditionalGids {
+		groups = append(groups, int(g))
+	}
+	// setgroups is refused in a user namespace with setgroups=deny.
+	if err := syscall.Setgroups(groups); err != nil && !(len(groups) == 0 && errors.Is(err, unix.EPERM)) {
+		return fmt.Errorf("process.user.additionalGids: %w", err)
+	}
+	if err := syscall.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
+	}
+	if err := syscall.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
+	}
+	return nil
+}
+
+// lookExecutable resolves args[0] against the container's PATH now, so a
+// missing binary fails `create` with a clear message rather than `start`.
+func lookExecutable(p *specs.Process) (string, []string, error) {
+	env := append([]string{}, p.Env...)
+	path := ""
+	hasHome := false
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			path = e[5:]
+		}
+		hasHome = hasHome || strings.HasPrefix(e, "HOME=")
+	}
+	if !hasHome {
+		home := "/"
+		if u, err := user.LookupUid(int(p.User.UID)); err == nil && u.Home != "" {
+			home = u.Home
+		}
+		env = append(env, "HOME="+home)
+	}
+	name := p.Args[0]
+	if strings.Contains(name, "/") {
+		if err := checkExecutable(name); err != nil {
+			return "", nil, fmt.Errorf("exec: %q: %w", name, err)
+		}
+		return name, env, nil
+	}
+	if path == "" {
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		full := filepath.Join(dir, name)
+		if checkExecutable(full) == nil {
+			return full, env, nil
+		}
+	}
+	return "", nil, fmt.Errorf("exec: %q: %w", name, exec.ErrNotFound)
+}
+
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return errors.New("is a directory")
+	}
+	return unix.Access(path, unix.X_OK)
+}
+
+// closeExecFrom marks every fd >= min close-on-exec, Go's own included.
+func closeExecFrom(min int) error {
+	if err := unix.CloseRange(uint(min), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= min {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
+}

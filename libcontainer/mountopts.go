@@ -1,0 +1,119 @@
+package libcontainer
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// mountFlag is one entry of the OCI mount option table: set or clear a flag.
+type mountFlag struct {
+	clear bool
+	flag  uintptr
+}
+
+// mountFlags are the options that map to mount(2) flags (runtime-spec
+// config.md "mounts", the same table as runc's parseMountOptions).
+var mountFlags = map[string]mountFlag{
+	"async":         {true, unix.MS_SYNCHRONOUS},
+	"atime":         {true, unix.MS_NOATIME},
+	"bind":          {false, unix.MS_BIND},
+	"defaults":      {false, 0},
+	"dev":           {true, unix.MS_NODEV},
+	"diratime":      {true, unix.MS_NODIRATIME},
+	"dirsync":       {false, unix.MS_DIRSYNC},
+	"exec":          {true, unix.MS_NOEXEC},
+	"iversion":      {false, unix.MS_I_VERSION},
+	"lazytime":      {false, unix.MS_LAZYTIME},
+	"loud":          {true, unix.MS_SILENT},
+	"mand":          {false, unix.MS_MANDLOCK},
+	"noatime":       {false, unix.MS_NOATIME},
+	"nodev":         {false, unix.MS_NODEV},
+	"nodiratime":    {false, unix.MS_NODIRATIME},
+	"noexec":        {false, unix.MS_NOEXEC},
+	"noiversion":    {true, unix.MS_I_VERSION},
+	"nolazytime":    {true, unix.MS_LAZYTIME},
+	"nomand":        {true, unix.MS_MANDLOCK},
+	"norelatime":    {true, unix.MS_RELATIME},
+	"nostrictatime": {true, unix.MS_STRICTATIME},
+	"nosuid":        {false, unix.MS_NOSUID},
+	"rbind":         {false, unix.MS_BIND | unix.MS_REC},
+	"relatime":      {false, unix.MS_RELATIME},
+	"remount":       {false, unix.MS_REMOUNT},
+	"ro":            {false, unix.MS_RDONLY},
+	"rw":            {true, unix.MS_RDONLY},
+	"silent":        {false, unix.MS_SILENT},
+	"strictatime":   {false, unix.MS_STRICTATIME},
+	"suid":          {true, unix.MS_NOSUID},
+	"sync":          {false, unix.MS_SYNCHRONOUS},
+}
+
+// propagationFlags are the propagation options, applied with a separate
+// mount(2) call after the mount itself.
+var propagationFlags = map[string]uintptr{
+	"private":     unix.MS_PRIVATE,
+	"shared":      unix.MS_SHARED,
+	"slave":       unix.MS_SLAVE,
+	"unbindable":  unix.MS_UNBINDABLE,
+	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
+	"rshared":     unix.MS_SHARED | unix.MS_REC,
+	"rslave":      unix.MS_SLAVE | unix.MS_REC,
+	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+}
+
+// parsedMount is a mount's options split into flags, propagation and the
+// data string passed to the filesystem.
+type parsedMount struct {
+	flags       uintptr
+	propagation []uintptr
+	data        string
+	recursiveRO bool // "rro": read-only applied recursively with mount_setattr
+}
+
+func parseMountOptions(opts []string) parsedMount {
+	var p parsedMount
+	var data []string
+	for _, o := range opts {
+		if f, ok := mountFlags[o]; ok {
+			if f.clear {
+				p.flags &^= f.flag
+			} else {
+				p.flags |= f.flag
+			}
+			continue
+		}
+		if f, ok := propagationFlags[o]; ok {
+			p.propagation = append(p.propagation, f)
+			continue
+		}
+		if o == "rro" {
+			p.recursiveRO = true
+			continue
+		}
+		if strings.HasPrefix(o, "r") {
+			// Other recursive attributes (rnosuid, ...): apply the plain one.
+			if f, ok := mountFlags[o[1:]]; ok && !f.clear && o != "rbind" && o != "relatime" {
+				p.flags |= f.flag
+				continue
+			}
+		}
+		data = append(data, o)
+	}
+	p.data = strings.Join(data, ",")
+	return p
+}
+
+// checkMountOptions rejects the options rt knows it cannot honour, rather
+// than silently ignoring a security-relevant one.
+func checkMountOptions(opts []string) error {
+	for _, o := range opts {
+		switch o {
+		case "idmap", "ridmap":
+			return fmt.Errorf("%q: id-mapped mounts are not supported", o)
+		case "tmpcopyup":
+			return fmt.Errorf("%q: not supported", o)
+		}
+	}
+	return nil
+}

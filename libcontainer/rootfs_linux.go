@@ -1,0 +1,561 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/moby/sys/mountinfo"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// This file builds the container's root filesystem inside its new mount
+// namespace. Every destination is resolved inside the rootfs with
+// pathrs-lite (openat2 RESOLVE_IN_ROOT where the kernel has it): a symlink in
+// the image can never point a mount or device at the host. The mount itself
+// goes onto the opened O_PATH fd (/proc/self/fd/N), so the path cannot be
+// swapped for a symlink between the check and the mount.
+
+// procFd is the magic-link path of an open fd, usable as a mount target.
+func procFd(f *os.File) string {
+	return "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+}
+
+// openInRoot opens (O_PATH) dest inside root, creating it as a directory, or
+// as an empty file when isFile, if it does not exist.
+func openInRoot(root *os.File, dest string, isFile bool) (*os.File, error) {
+	f, err := pathrs.OpenatInRoot(root, dest)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return f, err
+	}
+	if !isFile {
+		return pathrs.MkdirAllHandle(root, dest, 0o755)
+	}
+	dir, err := pathrs.MkdirAllHandle(root, filepath.Dir(dest), 0o755)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	fd, err := unix.Openat(int(dir.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_WRONLY, 0o644)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, err
+	}
+	if err == nil {
+		unix.Close(fd)
+	}
+	return pathrs.OpenatInRoot(root, dest)
+}
+
+// rootfsSetup holds what the mount steps share.
+type rootfsSetup struct {
+	cfg    *initConfig
+	spec   *specs.Spec
+	rootfs string
+	root   *os.File // O_PATH handle of rootfs
+	userns bool
+}
+
+// prepareRootfs runs every step before pivot_root: propagation, the rootfs
+// bind, config mounts, /dev.
+func prepareRootfs(cfg *initConfig) (*rootfsSetup, error) {
+	s := &rootfsSetup{cfg: cfg, spec: cfg.Spec, rootfs: cfg.Rootfs, userns: hasNS(cfg.Spec, specs.UserNamespace)}
+	// Nothing we mount may propagate back to the host.
+	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if p := s.spec.Linux.RootfsPropagation; p != "" {
+		prop = propagationFlags[p]
+	}
+	if err := unix.Mount("", "/", "", prop, ""); err != nil {
+		return nil, fmt.Errorf("make / %s: %w", s.spec.Linux.RootfsPropagation, err)
+	}
+	// pivot_root needs the new root to be a mount point.
+	if err := unix.Mount(s.rootfs, s.rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return nil, fmt.Errorf("bind rootfs %s: %w", s.rootfs, err)
+	}
+	root, err := os.OpenFile(s.rootfs, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open rootfs: %w", err)
+	}
+	s.root = root
+	for i := range s.spec.Mounts {
+		if err := s.mount(&s.spec.Mounts[i]); err != nil {
+			return nil, fmt.Errorf("mount %s (mounts[%d]): %w", s.spec.Mounts[i].Destination, i, err)
+		}
+	}
+	if err := s.createDevices(); err != nil {
+		return nil, err
+	}
+	if err := s.devSymlinks(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func isBind(m *specs.Mount) bool {
+	if m.Type == "bind" {
+		return true
+	}
+	for _, o := range m.Options {
+		if o == "bind" || o == "rbind" {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *rootfsSetup) mount(m *specs.Mount) error {
+	p := parseMountOptions(m.Options)
+	if m.Type == "cgroup" || m.Type == "cgroup2" {
+		return s.mountCgroup(m, p)
+	}
+	if isBind(m) {
+		return s.mountBind(m, p)
+	}
+	target, err := openInRoot(s.root, m.Destination, false)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	err = unix.Mount(m.Source, procFd(target), m.Type, p.flags, p.data)
+	if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) {
+		// sysfs needs a network namespace of our own; fall back to the
+		// host's, read-only, as runc does in a user namespace.
+		return bindOnto(s.root, "/sys", m.Destination, target, p.flags|unix.MS_BIND|unix.MS_REC|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, p.propagation)
+	}
+	if err != nil {
+		return err
+	}
+	return applyPropagation(s.root, m.Destination, p.propagation)
+}
+
+// applyPropagation sets propagation on the mount now at dest. It reopens
+// dest: an fd opened before the mount still points below it.
+func applyPropagation(root *os.File, dest string, props []uintptr) error {
+	if len(props) == 0 {
+		return nil
+	}
+	f, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, fl := range props {
+		if err := unix.Mount("", procFd(f), "", fl, ""); err != nil {
+			return fmt.Errorf("set propagation: %w", err)
+		}
+	}
+	return nil
+}
+
+// remountAt remounts the mount now at dest (see applyPropagation on reopening).
+func remountAt(root *os.File, dest string, flags uintptr) error {
+	f, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return remount(procFd(f), flags)
+}
+
+func (s *rootfsSetup) mountBind(m *specs.Mount, p parsedMount) error {
+	src := m.Source
+	if !filepath.IsAbs(src) {
+		src = filepath.Join(s.cfg.Bundle, src)
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return fmt.Errorf("bind source: %w", err)
+	}
+	target, err := openInRoot(s.root, m.Destination, !fi.IsDir())
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return bindOnto(s.root, src, m.Destination, target, p.flags|unix.MS_BIND, p.propagation)
+}
+
+// bindOnto bind-mounts src onto target (the opened dest), then remounts it
+// with the remaining flags (a bind ignores them on the first call).
+func bindOnto(root *os.File, src, dest string, target *os.File, flags uintptr, props []uintptr) error {
+	if err := unix.Mount(src, procFd(target), "", unix.MS_BIND|(flags&unix.MS_REC), ""); err != nil {
+		return err
+	}
+	if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
+		if err := remountAt(root, dest, rest); err != nil {
+			return err
+		}
+	}
+	return applyPropagation(root, dest, props)
+}
+
+// remount changes the flags of a bind mount, keeping the flags the kernel
+// locks (nosuid, nodev, ... inherited in a user namespace) so it does not
+// fail with EPERM.
+func remount(path string, flags uintptr) error {
+	err := unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
+	if err == nil || !errors.Is(err, unix.EPERM) {
+		return err
+	}
+	var st unix.Statfs_t
+	if serr := unix.Statfs(path, &st); serr != nil {
+		return err
+	}
+	locked := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
+	return unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|flags|locked, "")
+}
+
+// mountCgroup mounts the container's view of the cgroup hierarchy. With a
+// cgroup namespace the kernel shows the container's own cgroup as the root;
+// without one, the container's cgroup directories are bind-mounted.
+func (s *rootfsSetup) mountCgroup(m *specs.Mount, p parsedMount) error {
+	target, err := openInRoot(s.root, m.Destination, false)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	cgroupns := hasNS(s.spec, specs.CgroupNamespace)
+	hier, err := cgroupHierarchies()
+	if err != nil {
+		return err
+	}
+	if len(hier) == 1 && hier[0].unified {
+		if cgroupns {
+			err = unix.Mount("cgroup2", procFd(target), "cgroup2", p.flags, p.data)
+		} else {
+			err = bindOnto(s.root, filepath.Join(hier[0].mountpoint, s.cfg.CgroupPath), m.Destination, target, p.flags|unix.MS_BIND, nil)
+		}
+		if err != nil {
+			return err
+		}
+		return applyPropagation(s.root, m.Destination, p.propagation)
+	}
+	// cgroup v1: a tmpfs holding one mount per hierarchy, read-only at the end.
+	if err := unix.Mount("tmpfs", procFd(target), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
+		return fmt.Errorf("cgroup tmpfs: %w", err)
+	}
+	for _, h := range hier {
+		if h.unified {
+			continue // hybrid: the empty v2 tree is of no use to the container
+		}
+		name := filepath.Base(h.mountpoint)
+		sub := filepath.Join(m.Destination, name)
+		dir, err := openInRoot(s.root, sub, false)
+		if err != nil {
+			return err
+		}
+		if cgroupns {
+			err = unix.Mount("cgroup", procFd(dir), "cgroup", p.flags&^unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, h.options)
+		} else {
+			err = bindOnto(s.root, filepath.Join(h.mountpoint, s.cfg.CgroupPath), sub, dir, unix.MS_BIND|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, nil)
+		}
+		if err == nil && p.flags&unix.MS_RDONLY != 0 {
+			err = remountAt(s.root, sub, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+		}
+		dir.Close()
+		if err != nil {
+			return fmt.Errorf("cgroup %s: %w", name, err)
+		}
+		// "cpu,cpuacct" is also reachable as "cpu" and "cpuacct".
+		if strings.Contains(name, ",") {
+			for _, alias := range strings.Split(name, ",") {
+				parent, err := openInRoot(s.root, m.Destination, false)
+				if err != nil {
+					return err
+				}
+				_ = unix.Symlinkat(name, int(parent.Fd()), alias)
+				parent.Close()
+			}
+		}
+	}
+	if p.flags&unix.MS_RDONLY != 0 {
+		if err := remountAt(s.root, m.Destination, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+			return err
+		}
+	}
+	return applyPropagation(s.root, m.Destination, p.propagation)
+}
+
+type cgroupHierarchy struct {
+	mountpoint string
+	options    string // controllers, e.g. "cpu,cpuacct" or "name=systemd"
+	unified    bool
+}
+
+// cgroupHierarchies lists the host's cgroup mounts (v1 per controller, or the
+// single v2 one). A hybrid host lists both kinds.
+func cgroupHierarchies() ([]cgroupHierarchy, error) {
+	mounts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
+		return i.FSType != "cgroup" && i.FSType != "cgroup2", false
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	var out []cgroupHierarchy
+	seen := map[string]bool{}
+	for _, m := range mounts {
+		if m.FSType == "cgroup2" {
+			if m.Mountpoint == "/sys/fs/cgroup" {
+				return []cgroupHierarchy{{mountpoint: m.Mountpoint, unified: true}}, nil
+			}
+			out = append(out, cgroupHierarchy{mountpoint: m.Mountpoint, unified: true})
+			continue
+		}
+		var opts []string
+		for _, o := range strings.Split(m.VFSOptions, ",") {
+			switch o {
+			case "rw", "ro", "nsdelegate", "clone_children", "noprefix", "xattr":
+				continue
+			}
+			if strings.HasPrefix(o, "release_agent=") {
+				continue
+			}
+			opts = append(opts, o)
+		}
+		if seen[m.Mountpoint] {
+			continue
+		}
+		seen[m.Mountpoint] = true
+		out = append(out, cgroupHierarchy{mountpoint: m.Mountpoint, options: strings.Join(opts, ",")})
+	}
+	return out, nil
+}
+
+// defaultDevices are made in every container, as runc does.
+var defaultDevices = []specs.LinuxDevice{
+	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
+	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
+	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7},
+	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8},
+	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9},
+	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
+}
+
+// createDevices makes the default devices and linux.devices. In a user
+// namespace mknod is not allowed, so the host's node is bind-mounted instead.
+func (s *rootfsSetup) createDevices() error {
+	if s.devIsHostBind() {
+		return nil
+	}
+	devs := append([]specs.LinuxDevice{}, s.spec.Linux.Devices...)
+	for _, d := range defaultDevices {
+		dup := false
+		for _, u := range s.spec.Linux.Devices {
+			dup = dup || u.Path == d.Path
+		}
+		if !dup {
+			mode := os.FileMode(0o666)
+			d.FileMode = &mode
+			devs = append(devs, d)
+		}
+	}
+	old := unix.Umask(0)
+	defer unix.Umask(old)
+	for _, d := range devs {
+		if err := s.createDevice(d); err != nil {
+			return fmt.Errorf("device %s: %w", d.Path, err)
+		}
+	}
+	return nil
+}
+
+// devIsHostBind: a config that bind-mounts the host's /dev gets no nodes.
+func (s *rootfsSetup) devIsHostBind() bool {
+	for i := range s.spec.Mounts {
+		if filepath.Clean(s.spec.Mounts[i].Destination) == "/dev" && isBind(&s.spec.Mounts[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *rootfsSetup) createDevice(d specs.LinuxDevice) error {
+	dir, err := pathrs.MkdirAllHandle(s.root, filepath.Dir(d.Path), 0o755)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	name := filepath.Base(d.Path)
+	// Replace whatever the image has there (a symlink must not be followed).
+	_ = unix.Unlinkat(int(dir.Fd()), name, 0)
+	mode := uint32(0o666)
+	if d.FileMode != nil {
+		mode = uint32(*d.FileMode & 0o7777)
+	}
+	var typ uint32
+	switch d.Type {
+	case "c", "u":
+		typ = unix.S_IFCHR
+	case "b":
+		typ = unix.S_IFBLK
+	case "p":
+		typ = unix.S_IFIFO
+	}
+	if s.userns && typ != unix.S_IFIFO {
+		fd, err := unix.Openat(int(dir.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return err
+		}
+		unix.Close(fd)
+		f, err := pathrs.OpenatInRoot(s.root, d.Path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		// d.Path is still the host's /dev here (before pivot_root).
+		return unix.Mount(d.Path, procFd(f), "", unix.MS_BIND, "")
+	}
+	if err := unix.Mknodat(int(dir.Fd()), name, typ|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
+		return err
+	}
+	uid, gid := 0, 0
+	if d.UID != nil {
+		uid = int(*d.UID)
+	}
+	if d.GID != nil {
+		gid = int(*d.GID)
+	}
+	return unix.Fchownat(int(dir.Fd()), name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func (s *rootfsSetup) devSymlinks() error {
+	if s.devIsHostBind() {
+		return nil
+	}
+	dev, err := pathrs.MkdirAllHandle(s.root, "/dev", 0o755)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	links := [][2]string{{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}}
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		links = append(links, [2]string{"/proc/kcore", "core"})
+	}
+	for _, l := range links {
+		if err := unix.Symlinkat(l[0], int(dev.Fd()), l[1]); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("symlink /dev/%s: %w", l[1], err)
+		}
+	}
+	// With a private devpts, /dev/ptmx must be its ptmx.
+	if ptmx, err := pathrs.OpenatInRoot(s.root, "/dev/pts/ptmx"); err == nil {
+		ptmx.Close()
+		_ = unix.Unlinkat(int(dev.Fd()), "ptmx", 0)
+		if err := unix.Symlinkat("pts/ptmx", int(dev.Fd()), "ptmx"); err != nil {
+			return fmt.Errorf("symlink /dev/ptmx: %w", err)
+		}
+	}
+	return nil
+}
+
+// pivotRoot makes rootfs the root. The old root is detached without ever
+// being reachable from the container (runc's fd-based pivot_root(".", ".")).
+func pivotRoot(rootfs string, noPivot bool) error {
+	if noPivot {
+		if err := unix.Chdir(rootfs); err != nil {
+			return err
+		}
+		if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+			return fmt.Errorf("move rootfs: %w", err)
+		}
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("chroot: %w", err)
+		}
+		return unix.Chdir("/")
+	}
+	oldroot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(oldroot)
+	newroot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(newroot)
+	if err := unix.Fchdir(newroot); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Fchdir(oldroot); err != nil {
+		return err
+	}
+	// Keep the unmount from propagating to the host.
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// finishRootfs runs after pivot_root: sysctls, masked and read-only paths,
+// and a read-only root. Paths are resolved inside the new root.
+func finishRootfs(spec *specs.Spec) error {
+	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for k, v := range spec.Linux.Sysctl {
+		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+		if err := os.WriteFile(p, []byte(v), 0); err != nil {
+			return fmt.Errorf("linux.sysctl %s: %w", k, err)
+		}
+	}
+	for _, p := range spec.Linux.MaskedPaths {
+		if err := maskPath(root, p); err != nil {
+			return fmt.Errorf("linux.maskedPaths %s: %w", p, err)
+		}
+	}
+	for _, p := range spec.Linux.ReadonlyPaths {
+		if err := readonlyPath(root, p); err != nil {
+			return fmt.Errorf("linux.readonlyPaths %s: %w", p, err)
+		}
+	}
+	if spec.Root.Readonly {
+		if err := remount("/", unix.MS_RDONLY|unix.MS_REC); err != nil {
+			return fmt.Errorf("root.readonly: %w", err)
+		}
+	}
+	return nil
+}
+
+func maskPath(root *os.File, p string) error {
+	f, err := pathrs.OpenatInRoot(root, p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return unix.Mount("tmpfs", procFd(f), "tmpfs", unix.MS_RDONLY, "size=0k")
+	}
+	return unix.Mount("/dev/null", procFd(f), "", unix.MS_BIND, "")
+}
+
+func readonlyPath(root *os.File, p string) error {
+	f, err := pathrs.OpenatInRoot(root, p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Mount(procFd(f), procFd(f), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	return remountAt(root, p, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_REC)
+}

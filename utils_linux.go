@@ -1,0 +1,248 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/containerd/console"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/rt-project/rt/libcontainer"
+)
+
+// Shared glue of the create/run commands (runc's utils_linux.go).
+
+var createFlags = []cli.Flag{
+	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle `DIR` holding config.json and the rootfs"},
+	&cli.StringFlag{Name: "console-socket", Usage: "unix socket `PATH` that receives the pty master (terminal: true)"},
+	&cli.StringFlag{Name: "pidfd-socket", Usage: "not supported", Hidden: true},
+	&cli.StringFlag{Name: "pid-file", Usage: "write the container init's pid to `FILE`"},
+	&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE + chroot instead of pivot_root"},
+	&cli.BoolFlag{Name: "no-new-keyring", Usage: "accepted for runc compatibility (rt makes no session keyring)"},
+	&cli.IntFlag{Name: "preserve-fds", Usage: "pass `N` extra fds (3..3+N-1) to the container"},
+}
+
+func rootDir(c *cli.Context) (string, error) {
+	root, err := filepath.Abs(c.String("root"))
+	if err != nil {
+		return "", err
+	}
+	if root == "/" {
+		return "", errors.New("--root: must not be /")
+	}
+	return root, nil
+}
+
+// idArg returns the single container ID argument.
+func idArg(c *cli.Context) (string, error) {
+	if c.NArg() < 1 {
+		return "", fmt.Errorf("%s: missing container ID (usage: rt %s %s)", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
+	}
+	return c.Args().First(), nil
+}
+
+func loadContainer(c *cli.Context) (*libcontainer.Container, error) {
+	root, err := rootDir(c)
+	if err != nil {
+		return nil, err
+	}
+	id, err := idArg(c)
+	if err != nil {
+		return nil, err
+	}
+	return libcontainer.Load(root, id)
+}
+
+// checkTerminal applies runc's rules (and its messages) for tty and detach.
+func checkTerminal(terminal, detach bool, consoleSocket string) error {
+	if detach && terminal && consoleSocket == "" {
+		return errors.New("cannot allocate tty if rt will detach without setting console socket")
+	}
+	if (!detach || !terminal) && consoleSocket != "" {
+		return errors.New("cannot use console socket if rt will not detach or allocate tty")
+	}
+	return nil
+}
+
+// createContainer runs the create half shared by `create` and `run`.
+func createContainer(c *cli.Context, id string, detach bool) (*libcontainer.CreateResult, error) {
+	root, err := rootDir(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := libcontainer.ValidateID(id); err != nil {
+		return nil, err
+	}
+	bundle := c.String("bundle")
+	spec, err := libcontainer.LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	sock := c.String("console-socket")
+	if err := checkTerminal(spec.Process.Terminal, detach, sock); err != nil {
+		return nil, err
+	}
+	if c.String("pidfd-socket") != "" {
+		return nil, errors.New("--pidfd-socket: not supported")
+	}
+	ct, err := libcontainer.Create(libcontainer.CreateOpts{
+		Root: root, ID: id, Bundle: bundle, Spec: spec,
+		NoPivot: c.Bool("no-pivot"), PreserveFds: c.Int("preserve-fds"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*libcontainer.CreateResult, error) {
+		if ct.Console != nil {
+			ct.Console.Close()
+		}
+		_ = ct.Delete(true)
+		return nil, err
+	}
+	if sock != "" && ct.Console != nil {
+		if err := sendConsole(sock, ct.Console); err != nil {
+			return fail(err)
+		}
+		ct.Console.Close()
+		ct.Console = nil
+	}
+	if err := libcontainer.WritePidFile(c.String("pid-file"), ct.Pid()); err != nil {
+		return fail(err)
+	}
+	return ct, nil
+}
+
+// sendConsole hands the pty master to the caller's socket (SCM_RIGHTS), as
+// runc does for containerd and conmon.
+func sendConsole(path string, master *os.File) error {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return fmt.Errorf("--console-socket %s: %w", path, err)
+	}
+	defer conn.Close()
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("--console-socket %s: not a unix socket", path)
+	}
+	name := []byte(master.Name())
+	if _, _, err := uc.WriteMsgUnix(name, unix.UnixRights(int(master.Fd())), nil); err != nil {
+		return fmt.Errorf("--console-socket %s: send pty: %w", path, err)
+	}
+	return nil
+}
+
+// runForeground starts a created container and stays with it: forwards
+// signals, serves the terminal, reaps, and returns the exit status
+// (128+N for a signal).
+func runForeground(ct *libcontainer.CreateResult) (int, error) {
+	// Subscribe before start so no signal is lost in between.
+	sigs := make(chan os.Signal, 128)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+
+	var tty *ttyBridge
+	if ct.Console != nil {
+		var err error
+		if tty, err = newTTYBridge(ct.Console); err != nil {
+			return -1, err
+		}
+		defer tty.Close()
+	}
+	if err := ct.Start(); err != nil {
+		return -1, err
+	}
+	pid := ct.Pid()
+	if tty != nil {
+		tty.resize()
+	}
+	for s := range sigs {
+		sig := s.(unix.Signal)
+		switch sig {
+		case unix.SIGWINCH:
+			if tty != nil {
+				tty.resize()
+			}
+		case unix.SIGCHLD:
+			// Reap every child; stop when the init is gone.
+			for {
+				var ws unix.WaitStatus
+				wpid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+				if err != nil || wpid <= 0 {
+					break
+				}
+				if wpid == pid {
+					if tty != nil {
+						tty.drain()
+					}
+					return exitStatus(ws), nil
+				}
+			}
+		case unix.SIGURG:
+			// Go's runtime preemption signal: never forward.
+		default:
+			_ = unix.Kill(pid, sig)
+		}
+	}
+	return -1, errors.New("signal channel closed")
+}
+
+func exitStatus(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// ttyBridge copies between rt's terminal and the container's pty.
+type ttyBridge struct {
+	master  console.Console
+	current console.Console // rt's own terminal, nil if stdin is not one
+	done    chan struct{}
+}
+
+func newTTYBridge(master *os.File) (*ttyBridge, error) {
+	m, err := console.ConsoleFromFile(master)
+	if err != nil {
+		return nil, fmt.Errorf("pty master: %w", err)
+	}
+	t := &ttyBridge{master: m, done: make(chan struct{})}
+	if cur, err := console.ConsoleFromFile(os.Stdin); err == nil {
+		if err := cur.SetRaw(); err == nil {
+			t.current = cur
+		}
+	}
+	go func() { _, _ = io.Copy(m, os.Stdin) }()
+	go func() {
+		_, _ = io.Copy(os.Stdout, m)
+		close(t.done)
+	}()
+	return t, nil
+}
+
+func (t *ttyBridge) resize() {
+	if t.current != nil {
+		_ = t.master.ResizeFrom(t.current)
+	}
+}
+
+// drain waits briefly for the last output after the init exited.
+func (t *ttyBridge) drain() {
+	select {
+	case <-t.done:
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func (t *ttyBridge) Close() {
+	if t.current != nil {
+		_ = t.current.Reset()
+	}
+	t.master.Close()
+}
