@@ -322,4 +322,3 @@ func WritePidFile(path string, pid int) error {
 	}
 	return nil
 }
-

@@ -23,6 +23,9 @@ printf 'root:x:0:\nnobody:x:65534:\n' >"$dir/rootfs/etc/group"
 rm -f "$dir/config.json"
 "$RT" spec --bundle "$dir"
 args='["sh"]'
-if [ $# -gt 0 ]; then args=$(printf '%s\n' "$@" | jq -R . | jq -s -c .); fi
+if [ $# -gt 0 ]; then
+	# One JSON string per argument (arguments may hold newlines).
+	args=$(for a in "$@"; do printf '%s' "$a" | jq -Rs .; done | jq -sc .)
+fi
 jq --argjson a "$args" '.process.terminal = false | .process.args = $a' "$dir/config.json" >"$dir/config.json.new"
 mv "$dir/config.json.new" "$dir/config.json"

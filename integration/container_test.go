@@ -1,0 +1,156 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// runOut runs a bundle to completion and returns stdout, failing on a
+// non-zero exit.
+func (e *env) runOut(bundle, id string) string {
+	e.t.Helper()
+	out, errs, code := e.rtIn(bundle, nil, "run", id)
+	if code != 0 {
+		e.t.Fatalf("rt run %s: exit %d\nstdout: %s\nstderr: %s", id, code, out, errs)
+	}
+	return out
+}
+
+// What the process sees inside the container (issue 2, "Inside the container").
+func TestInsideContainer(t *testing.T) {
+	e := newEnv(t)
+	script := `
+echo "hostname=$(hostname)"
+echo "pid=$$"
+echo "firmware=$(ls -A /sys/firmware | wc -l)"
+test -e /proc/kcore && echo kcore=present || echo kcore=absent
+echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo procsys=rw || echo procsys=ro
+grep CapEff /proc/self/status
+echo "id=$(id)"
+echo "links=$(ls /sys/class/net | tr '\n' ' ')"
+echo "cwd=$(pwd)"
+`
+	b := e.bundle("b", func(c map[string]any) {
+		c["hostname"] = "inside-test"
+		p := obj(c, "process")
+		p["user"] = map[string]any{"uid": 1000, "gid": 1000, "additionalGids": []int{10, 20}}
+		p["cwd"] = "/tmp"
+		caps := []string{"CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+		p["capabilities"] = map[string]any{"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps, "ambient": caps}
+	}, "sh", "-c", script)
+	out := e.runOut(b, "inside")
+	for _, want := range []string{
+		"hostname=inside-test",
+		"pid=1\n",
+		"firmware=0\n",
+		"kcore=absent",
+		"procsys=ro",
+		"CapEff:\t0000000000000421", // CHOWN(0) KILL(5) NET_BIND_SERVICE(10)
+		"id=uid=1000 gid=1000 groups=10,20",
+		"links=lo \n",
+		"cwd=/tmp",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}
+
+// The container's rootfs is read-only when root.readonly is set, and the
+// config's mounts (tmpfs /dev, devpts, proc) are in place.
+func TestReadonlyRootAndMounts(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) { obj(c, "root")["readonly"] = true },
+		"sh", "-c", `touch /x 2>/dev/null && echo root=rw || echo root=ro; touch /dev/shm/ok && echo shm=rw; test -c /dev/null && echo null=ok; ls -l /dev/ptmx; grep -c . /proc/mounts >/dev/null && echo proc=ok`)
+	out := e.runOut(b, "ro")
+	for _, want := range []string{"root=ro", "shm=rw", "null=ok", "ptmx -> pts/ptmx", "proc=ok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}
+
+// 100 containers at once from a shell loop: all succeed, nothing is left.
+func TestParallelRuns(t *testing.T) {
+	e := newEnv(t)
+	// IDs carry our pid, so their cgroups (/rt/<id>) are ours to check.
+	b := e.bundle("b", nil, "true")
+	var wg sync.WaitGroup
+	errs := make(chan string, 100)
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			out, stderr, code := e.rtIn(b, nil, "run", fmt.Sprintf("par-%d-%d", os.Getpid(), i))
+			if code != 0 {
+				errs <- fmt.Sprintf("run %d: exit %d: %s%s", i, code, out, stderr)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
+	}
+	if ids := e.mustRT("list", "-q"); ids != "" {
+		t.Fatalf("containers left: %q", ids)
+	}
+	for _, ctl := range []string{"memory", "pids", "cpu"} {
+		matches, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/%s/rt/par-%d-*", ctl, os.Getpid()))
+		if len(matches) > 0 {
+			t.Errorf("cgroups left: %v", matches)
+		}
+	}
+	checkNoMounts(t, e.dir)
+}
+
+// A symlink in the rootfs cannot redirect a mount onto the host.
+func TestSymlinkMountEscape(t *testing.T) {
+	e := newEnv(t)
+	hostDir := filepath.Join(e.dir, "hostdir")
+	os.MkdirAll(hostDir, 0o755)
+	os.WriteFile(filepath.Join(hostDir, "marker"), []byte("bound"), 0o644)
+	b := e.bundle("b", nil, "sh", "-c", "cat /etc/x/marker")
+	// evil -> /etc, and a bind whose destination goes through it.
+	if err := os.Symlink("/etc", filepath.Join(b, "rootfs/evil")); err != nil {
+		t.Fatal(err)
+	}
+	e.editConfig(b, func(c map[string]any) {
+		c["mounts"] = append(c["mounts"].([]any), map[string]any{
+			"destination": "/evil/x", "type": "bind", "source": hostDir, "options": []string{"bind", "ro"},
+		})
+	})
+	before, _ := os.ReadDir("/etc")
+	out := e.runOut(b, "evil")
+	if out != "bound" {
+		t.Fatalf("bind did not land inside the rootfs: %q", out)
+	}
+	if _, err := os.Stat("/etc/x"); err == nil {
+		t.Fatal("host /etc/x was created")
+	}
+	after, _ := os.ReadDir("/etc")
+	if len(before) != len(after) {
+		t.Fatalf("host /etc changed: %d entries before, %d after", len(before), len(after))
+	}
+	if _, err := os.Stat(filepath.Join(b, "rootfs/etc/x")); err != nil {
+		t.Fatalf("mountpoint not made inside rootfs: %v", err)
+	}
+}
+
+// checkNoMounts fails if any mount below dir is left on the host.
+func checkNoMounts(t *testing.T, dir string) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir) {
+			t.Errorf("mount left behind: %s", f[4])
+		}
+	}
+}
