@@ -1,0 +1,148 @@
+package integration
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// terminal: true in the foreground: rt allocates the pty and copies.
+func TestRunTerminalForeground(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) { obj(c, "process")["terminal"] = true },
+		"sh", "-c", "test -t 0 && test -t 1 && echo tty-ok; tty")
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	out, errs, code := e.rtIn(b, devnull, "run", "tty")
+	if code != 0 || !strings.Contains(out, "tty-ok") || !strings.Contains(out, "/dev/pts/0") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// --console-socket: the pty master arrives over SCM_RIGHTS (containerd, podman).
+func TestConsoleSocket(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) { obj(c, "process")["terminal"] = true },
+		"sh", "-c", "echo hello-from-pty; sleep 1")
+	sockPath := filepath.Join(e.dir, "console.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sockPath, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan *os.File, 1)
+	go func() {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer conn.Close()
+		buf, oob := make([]byte, 256), make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		if err != nil {
+			got <- nil
+			return
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		fds, _ := unix.ParseUnixRights(&msgs[0])
+		got <- os.NewFile(uintptr(fds[0]), "pty-master")
+	}()
+	// Without --detach semantics the socket is refused, as in runc.
+	if _, errs, code := e.rtIn(b, nil, "run", "--console-socket", sockPath, "nodetach"); code == 0 || !strings.Contains(errs, "console socket") {
+		t.Fatalf("run --console-socket without -d: exit %d, %q", code, errs)
+	}
+	e.mustRT("create", "-b", b, "--console-socket", sockPath, "cons")
+	var master *os.File
+	select {
+	case master = <-got:
+	case <-time.After(10 * time.Second):
+	}
+	if master == nil {
+		t.Fatal("no pty master received")
+	}
+	defer master.Close()
+	e.mustRT("start", "cons")
+	data := make(chan string, 1)
+	go func() {
+		var sb strings.Builder
+		buf := make([]byte, 256)
+		for !strings.Contains(sb.String(), "hello-from-pty") {
+			n, err := master.Read(buf)
+			sb.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		data <- sb.String()
+	}()
+	select {
+	case s := <-data:
+		if !strings.Contains(s, "hello-from-pty") {
+			t.Fatalf("pty output %q", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no output on the pty")
+	}
+}
+
+// Every hook kind runs, in order, with the state on stdin.
+func TestHooks(t *testing.T) {
+	e := newEnv(t)
+	log := filepath.Join(e.dir, "hooks.log")
+	hook := func(name string) map[string]any {
+		// createContainer and startContainer run in the container: log via
+		// a path that is bind-mounted in.
+		return map[string]any{"path": "/bin/sh", "args": []string{"sh", "-c", "read s; echo \"" + name + " $s\" >> " + log}}
+	}
+	b := e.bundle("b", func(c map[string]any) {
+		c["hooks"] = map[string]any{
+			"prestart":        []any{hook("prestart")},
+			"createRuntime":   []any{hook("createRuntime")},
+			"createContainer": []any{hook("createContainer")},
+			"startContainer":  []any{map[string]any{"path": "/bin/sh", "args": []string{"sh", "-c", "read s; echo \"startContainer $s\" >> /hooklog/hooks.log"}}},
+			"poststart":       []any{hook("poststart")},
+			"poststop":        []any{hook("poststop")},
+		}
+		c["mounts"] = append(c["mounts"].([]any), map[string]any{"destination": "/hooklog", "type": "bind", "source": e.dir, "options": []string{"bind"}})
+	}, "true")
+	e.runOut(b, "hooks")
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var order []string
+	for _, l := range lines {
+		name, js, _ := strings.Cut(l, " ")
+		order = append(order, name)
+		var st map[string]any
+		if err := json.Unmarshal([]byte(js), &st); err != nil || st["id"] != "hooks" || st["bundle"] != b {
+			t.Errorf("%s got state %q (%v)", name, js, err)
+		}
+	}
+	want := "prestart createRuntime createContainer startContainer poststart poststop"
+	if got := strings.Join(order, " "); got != want {
+		t.Fatalf("hook order %q, want %q", got, want)
+	}
+}
+
+// A failing createRuntime hook fails create, and nothing is left.
+func TestFailingHook(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		c["hooks"] = map[string]any{"createRuntime": []any{map[string]any{"path": "/bin/false"}}}
+	}, "true")
+	_, errs, code := e.rtIn(b, nil, "create", "hookfail")
+	if code == 0 || !strings.Contains(errs, "createRuntime") {
+		t.Fatalf("exit %d, %q", code, errs)
+	}
+	assertGone(t, e, "hookfail", 0)
+}
+
