@@ -75,12 +75,18 @@ func newApp() *cli.App {
 var commands = []*cli.Command{
 	createCommand,
 	deleteCommand,
+	eventsCommand,
 	killCommand,
 	listCommand,
+	pauseCommand,
+	psCommand,
+	resumeCommand,
 	runCommand,
 	specCommand,
+	importCommand,
 	startCommand,
 	stateCommand,
+	updateCommand,
 }
 
 func init() {

@@ -9,9 +9,10 @@ import (
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
-	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/rt-project/rt/libcontainer/cgroups"
 )
 
 // This file builds the container's root filesystem inside its new mount
@@ -218,57 +219,57 @@ func (s *rootfsSetup) mountCgroup(m *specs.Mount, p parsedMount) error {
 	}
 	defer target.Close()
 	cgroupns := hasNS(s.spec, specs.CgroupNamespace)
-	hier, err := cgroupHierarchies()
+	mode, err := cgroups.HostMode()
 	if err != nil {
 		return err
 	}
-	if len(hier) == 1 && hier[0].unified {
+	if mode == cgroups.ModeV2 {
 		if cgroupns {
 			err = unix.Mount("cgroup2", procFd(target), "cgroup2", p.flags, p.data)
 		} else {
-			err = bindOnto(s.root, filepath.Join(hier[0].mountpoint, s.cfg.CgroupPath), m.Destination, target, p.flags|unix.MS_BIND, nil)
+			err = bindOnto(s.root, filepath.Join("/sys/fs/cgroup", s.cfg.CgroupPath), m.Destination, target, p.flags|unix.MS_BIND, nil)
 		}
 		if err != nil {
 			return err
 		}
 		return applyPropagation(s.root, m.Destination, p.propagation)
 	}
+	hier, err := cgroups.V1Hierarchies()
+	if err != nil {
+		return err
+	}
 	// cgroup v1: a tmpfs holding one mount per hierarchy, read-only at the end.
 	if err := unix.Mount("tmpfs", procFd(target), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
 		return fmt.Errorf("cgroup tmpfs: %w", err)
 	}
 	for _, h := range hier {
-		if h.unified {
-			continue // hybrid: the empty v2 tree is of no use to the container
-		}
-		name := filepath.Base(h.mountpoint)
-		sub := filepath.Join(m.Destination, name)
+		sub := filepath.Join(m.Destination, h.Name)
 		dir, err := openInRoot(s.root, sub, false)
 		if err != nil {
 			return err
 		}
 		if cgroupns {
-			err = unix.Mount("cgroup", procFd(dir), "cgroup", p.flags&^unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, h.options)
+			err = unix.Mount("cgroup", procFd(dir), "cgroup", p.flags&^unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, h.Options())
 		} else {
-			err = bindOnto(s.root, filepath.Join(h.mountpoint, s.cfg.CgroupPath), sub, dir, unix.MS_BIND|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, nil)
+			err = bindOnto(s.root, filepath.Join(h.Mountpoint, s.cfg.CgroupPath), sub, dir, unix.MS_BIND|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, nil)
 		}
 		if err == nil && p.flags&unix.MS_RDONLY != 0 {
 			err = remountAt(s.root, sub, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
 		}
 		dir.Close()
 		if err != nil {
-			return fmt.Errorf("cgroup %s: %w", name, err)
+			return fmt.Errorf("cgroup %s: %w", h.Name, err)
 		}
 		// "cpu,cpuacct" is also reachable as "cpu" and "cpuacct".
-		if strings.Contains(name, ",") {
-			for _, alias := range strings.Split(name, ",") {
-				parent, err := openInRoot(s.root, m.Destination, false)
-				if err != nil {
-					return err
-				}
-				_ = unix.Symlinkat(name, int(parent.Fd()), alias)
-				parent.Close()
+		if len(h.Controllers) > 1 {
+			parent, err := openInRoot(s.root, m.Destination, false)
+			if err != nil {
+				return err
 			}
+			for _, alias := range h.Controllers {
+				_ = unix.Symlinkat(h.Name, int(parent.Fd()), alias)
+			}
+			parent.Close()
 		}
 	}
 	if p.flags&unix.MS_RDONLY != 0 {
@@ -277,51 +278,6 @@ func (s *rootfsSetup) mountCgroup(m *specs.Mount, p parsedMount) error {
 		}
 	}
 	return applyPropagation(s.root, m.Destination, p.propagation)
-}
-
-type cgroupHierarchy struct {
-	mountpoint string
-	options    string // controllers, e.g. "cpu,cpuacct" or "name=systemd"
-	unified    bool
-}
-
-// cgroupHierarchies lists the host's cgroup mounts (v1 per controller, or the
-// single v2 one). A hybrid host lists both kinds.
-func cgroupHierarchies() ([]cgroupHierarchy, error) {
-	mounts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
-		return i.FSType != "cgroup" && i.FSType != "cgroup2", false
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read mountinfo: %w", err)
-	}
-	var out []cgroupHierarchy
-	seen := map[string]bool{}
-	for _, m := range mounts {
-		if m.FSType == "cgroup2" {
-			if m.Mountpoint == "/sys/fs/cgroup" {
-				return []cgroupHierarchy{{mountpoint: m.Mountpoint, unified: true}}, nil
-			}
-			out = append(out, cgroupHierarchy{mountpoint: m.Mountpoint, unified: true})
-			continue
-		}
-		var opts []string
-		for _, o := range strings.Split(m.VFSOptions, ",") {
-			switch o {
-			case "rw", "ro", "nsdelegate", "clone_children", "noprefix", "xattr":
-				continue
-			}
-			if strings.HasPrefix(o, "release_agent=") {
-				continue
-			}
-			opts = append(opts, o)
-		}
-		if seen[m.Mountpoint] {
-			continue
-		}
-		seen[m.Mountpoint] = true
-		out = append(out, cgroupHierarchy{mountpoint: m.Mountpoint, options: strings.Join(opts, ",")})
-	}
-	return out, nil
 }
 
 // defaultDevices are made in every container, as runc does.

@@ -7,6 +7,8 @@
 package specconv
 
 import (
+	"os"
+
 	runcspec "github.com/opencontainers/runc/libcontainer/specconv"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -17,6 +19,11 @@ import (
 func Default(rootless bool) *specs.Spec {
 	s := runcspec.Example()
 	s.Hostname = "rt"
+	// A private cgroup namespace: the container sees its own cgroup as "/"
+	// (Docker's default on cgroup v2, and what nested runtimes expect).
+	if _, err := os.Stat("/proc/self/ns/cgroup"); err == nil {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	}
 	if rootless {
 		runcspec.ToRootless(s)
 	}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/rt-project/rt/libcontainer"
+)
+
+// event is one line of `rt events`, shaped as runc's types/events.go.
+type event struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	Data any    `json:"data,omitempty"`
+}
+
+var eventsCommand = &cli.Command{
+	Name:      "events",
+	Usage:     "print the container's stats and OOM events as JSON lines",
+	ArgsUsage: "<container-id>",
+	Flags: []cli.Flag{
+		&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "stats interval"},
+		&cli.BoolFlag{Name: "stats", Usage: "print stats once and exit"},
+	},
+	Action: func(c *cli.Context) error {
+		ct, err := loadContainer(c)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(os.Stdout)
+		stats := func() error {
+			s, err := ct.Stats()
+			if err != nil {
+				return err
+			}
+			return enc.Encode(event{Type: "stats", ID: ct.ID(), Data: s})
+		}
+		if c.Bool("stats") {
+			return stats()
+		}
+		interval := c.Duration("interval")
+		if interval <= 0 {
+			return fmt.Errorf("--interval: must be positive")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ooms, err := ct.OOMEvents(ctx)
+		if err != nil {
+			return err
+		}
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		if err := stats(); err != nil {
+			return err
+		}
+		for {
+			select {
+			case _, ok := <-ooms:
+				if !ok {
+					ooms = nil // cgroup gone; stats will notice the stop
+					continue
+				}
+				if err := enc.Encode(event{Type: "oom", ID: ct.ID()}); err != nil {
+					return err
+				}
+			case <-tick.C:
+				if ct.Status() == libcontainer.Stopped {
+					return nil
+				}
+				if err := stats(); err != nil {
+					return err
+				}
+			}
+		}
+	},
+}

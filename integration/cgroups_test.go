@@ -1,0 +1,231 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Resource control on the host's cgroups (v1 here; v2 where the host has it).
+
+func writableRoot(c map[string]any) { obj(c, "root")["readonly"] = false }
+
+func resources(c map[string]any) map[string]any { return obj(obj(c, "linux"), "resources") }
+
+func TestMemoryLimitOOM(t *testing.T) {
+	e := newEnv(t)
+	limit := 32 << 20
+	b := e.bundle("b", func(c map[string]any) {
+		resources(c)["memory"] = map[string]any{"limit": limit, "swap": limit}
+	}, "sh", "-c", `x=$(head -c 67108864 /dev/zero | tr '\0' a); echo survived`)
+	out, errs, code := e.rtIn(b, nil, "run", "oom")
+	if code != 137 || strings.Contains(out, "survived") {
+		t.Fatalf("exit %d (want 137), stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+func TestEventsReportsOOM(t *testing.T) {
+	e := newEnv(t)
+	limit := 32 << 20
+	trigger := "/tmp/go"
+	b := e.bundle("b", func(c map[string]any) {
+		writableRoot(c)
+		resources(c)["memory"] = map[string]any{"limit": limit, "swap": limit}
+	}, "sh", "-c", `while [ ! -e `+trigger+` ]; do sleep 0.05; done; x=$(head -c 67108864 /dev/zero | tr '\0' a); sleep 30`)
+	e.mustRT("run", "-d", "-b", b, "oomev")
+	outPath := filepath.Join(e.dir, "events.out")
+	outf, _ := os.Create(outPath)
+	defer outf.Close()
+	ev := exec.Command(rtBin(t), "--root", e.root, "events", "--interval", "200ms", "oomev")
+	ev.Stdout = outf
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ev.Process.Kill(); ev.Wait() }()
+	waitFor(t, func() bool { b, _ := os.ReadFile(outPath); return strings.Contains(string(b), `"stats"`) })
+	os.WriteFile(filepath.Join(b, "rootfs", trigger), nil, 0o644)
+	waitFor(t, func() bool { b, _ := os.ReadFile(outPath); return strings.Contains(string(b), `"type":"oom"`) })
+	for _, line := range strings.Split(strings.TrimSpace(readFile(t, outPath)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil || m["id"] != "oomev" {
+			t.Fatalf("bad event line %q: %v", line, err)
+		}
+	}
+}
+
+func TestPidsLimit(t *testing.T) {
+	e := newEnv(t)
+	// busybox sh exits when fork fails: fork in a child shell, and report
+	// with ": > file", a builtin that works even when fork does not.
+	b := e.bundle("b", func(c map[string]any) {
+		writableRoot(c)
+		resources(c)["pids"] = map[string]any{"limit": 16}
+	}, "sh", "-c", `sh -c 'for i in $(seq 40); do sleep 30 & done' 2>/dev/null; : > /tmp/done; exec sleep 30`)
+	e.mustRT("run", "-d", "-b", b, "pids")
+	waitFor(t, func() bool { _, err := os.Stat(filepath.Join(b, "rootfs/tmp/done")); return err == nil })
+	if n := len(e.pids("pids")); n > 16 || n < 2 {
+		t.Fatalf("%d processes in the container, want at most 16", n)
+	}
+	// The host is unaffected: we can still fork here.
+	if err := exec.Command("true").Run(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pids returns `rt ps --format json ID`.
+func (e *env) pids(id string) []int {
+	e.t.Helper()
+	var pids []int
+	if err := json.Unmarshal([]byte(e.mustRT("ps", "--format", "json", id)), &pids); err != nil {
+		e.t.Fatal(err)
+	}
+	return pids
+}
+
+func TestCPUQuota(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		resources(c)["cpu"] = map[string]any{"quota": 20000, "period": 100000}
+	}, "sh", "-c", "while :; do :; done")
+	e.mustRT("run", "-d", "-b", b, "cpu")
+	usage := func() float64 {
+		var ev struct {
+			Data struct {
+				CPU struct {
+					Usage struct {
+						Total uint64 `json:"total"`
+					} `json:"usage"`
+				} `json:"cpu"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(e.mustRT("events", "--stats", "cpu")), &ev); err != nil {
+			t.Fatal(err)
+		}
+		return float64(ev.Data.CPU.Usage.Total)
+	}
+	u0, t0 := usage(), time.Now()
+	time.Sleep(2 * time.Second)
+	u1, t1 := usage(), time.Now()
+	share := (u1 - u0) / float64(t1.Sub(t0).Nanoseconds())
+	// 20% of one CPU; generous bounds (this is a limit, not a benchmark).
+	if share < 0.05 || share > 0.35 {
+		t.Fatalf("cpu share %.2f, want about 0.20", share)
+	}
+}
+
+func TestPauseResume(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", writableRoot, "sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.01; done")
+	e.mustRT("run", "-d", "-b", b, "pz")
+	count := func() int {
+		data, _ := os.ReadFile(filepath.Join(b, "rootfs/tmp/count"))
+		n, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		return n
+	}
+	waitFor(t, func() bool { return count() > 3 })
+	e.mustRT("pause", "pz")
+	if st := e.state("pz")["status"]; st != "paused" {
+		t.Fatalf("status %v, want paused", st)
+	}
+	checkList(t, e, "pz", "paused")
+	c0 := count()
+	time.Sleep(300 * time.Millisecond)
+	if c1 := count(); c1 != c0 {
+		t.Fatalf("counter advanced while paused: %d -> %d", c0, c1)
+	}
+	if _, errs, code := e.rt("resume", "nonexistent"); code == 0 || !strings.Contains(errs, "does not exist") {
+		t.Fatalf("resume of unknown: %d %q", code, errs)
+	}
+	e.mustRT("resume", "pz")
+	if st := e.state("pz")["status"]; st != "running" {
+		t.Fatalf("status %v after resume", st)
+	}
+	waitFor(t, func() bool { return count() > c0+3 })
+	if _, errs, code := e.rt("resume", "pz"); code == 0 || !strings.Contains(errs, "not paused") {
+		t.Fatalf("resume of a running container: %d %q", code, errs)
+	}
+}
+
+func TestUpdatePidsLimit(t *testing.T) {
+	e := newEnv(t)
+	script := `for phase in 1 2; do
+  while [ ! -e /tmp/go$phase ]; do :; done
+  sh -c 'for i in $(seq 12); do sleep 30 & done' 2>/dev/null
+  : > /tmp/done$phase
+done; exec sleep 30`
+	b := e.bundle("b", func(c map[string]any) {
+		writableRoot(c)
+		resources(c)["pids"] = map[string]any{"limit": 6}
+	}, "sh", "-c", script)
+	e.mustRT("run", "-d", "-b", b, "upd")
+	phase := func(n string) int {
+		os.WriteFile(filepath.Join(b, "rootfs/tmp/go"+n), nil, 0o644)
+		waitFor(t, func() bool { _, err := os.Stat(filepath.Join(b, "rootfs/tmp/done"+n)); return err == nil })
+		return len(e.pids("upd"))
+	}
+	if n := phase("1"); n > 6 {
+		t.Fatalf("%d processes under a limit of 6", n)
+	}
+	e.mustRT("update", "--pids-limit", "100", "upd")
+	if n := phase("2"); n < 13 {
+		t.Fatalf("after update to 100: only %d processes", n)
+	}
+	// --resources takes a LinuxResources JSON.
+	f := filepath.Join(e.dir, "res.json")
+	os.WriteFile(f, []byte(`{"pids":{"limit":200}}`), 0o644)
+	e.mustRT("update", "--resources", f, "upd")
+	if got := cgroupFile(t, "upd", "pids", "pids.max"); got != "200" {
+		t.Fatalf("pids.max after update --resources: %q", got)
+	}
+}
+
+// cgroupFile reads a container's cgroup file on v1 (per controller) or v2.
+func cgroupFile(t *testing.T, id, controller, file string) string {
+	t.Helper()
+	for _, p := range []string{
+		filepath.Join("/sys/fs/cgroup", controller, "rt", id, file),
+		filepath.Join("/sys/fs/cgroup/rt", id, file),
+	} {
+		if data, err := os.ReadFile(p); err == nil {
+			return strings.TrimSpace(string(data))
+		}
+	}
+	t.Fatalf("no cgroup file %s for %s", file, id)
+	return ""
+}
+
+// A device node that the device cgroup does not allow exists but cannot be
+// opened; the default devices stay usable.
+func TestDeviceCgroup(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		obj(c, "linux")["devices"] = []any{map[string]any{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o666}}
+	}, "sh", "-c", `test -c /dev/fuse && echo fuse-exists; cat /dev/fuse 2>&1 | head -1; for d in null zero full random urandom; do head -c1 /dev/$d >/dev/null && echo $d-ok; done; echo x > /dev/null && echo write-null-ok`)
+	out := e.runOut(b, "dev")
+	for _, want := range []string{"fuse-exists", "Operation not permitted", "null-ok", "zero-ok", "full-ok", "random-ok", "urandom-ok", "write-null-ok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}
+
+// With a cgroup namespace the container sees its own cgroup as "/" and the
+// cgroup mount shows its own hierarchy, read-only.
+func TestCgroupNamespaceAndMount(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", nil, "sh", "-c", `cat /proc/self/cgroup; touch /sys/fs/cgroup/x 2>/dev/null || echo cgroupfs=ro`)
+	out := e.runOut(b, "cgns")
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 && f[2] != "/" {
+			t.Errorf("cgroup line %q: want path /", line)
+		}
+	}
+	if !strings.Contains(out, "cgroupfs=ro") {
+		t.Errorf("cgroup mount not read-only:\n%s", out)
+	}
+}

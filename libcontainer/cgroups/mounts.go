@@ -1,0 +1,113 @@
+package cgroups
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+)
+
+// Hierarchy is one mounted cgroup v1 hierarchy, as the rootfs code needs it
+// to mount the container's own view (in a new cgroup namespace) at
+// /sys/fs/cgroup/<Name>.
+type Hierarchy struct {
+	// Mountpoint on the host, e.g. "/sys/fs/cgroup/cpu,cpuacct".
+	Mountpoint string
+	// Name is the mountpoint's base name, e.g. "cpu,cpuacct" or "systemd".
+	Name string
+	// Controllers it carries, e.g. ["cpu", "cpuacct"]; a named hierarchy
+	// is ["name=systemd"].
+	Controllers []string
+}
+
+// Options is the data for mount(2) of this hierarchy's cgroup filesystem:
+// a v1 hierarchy can only be mounted again with exactly its controller set.
+func (h Hierarchy) Options() string {
+	return strings.Join(h.Controllers, ",")
+}
+
+// V1Hierarchies returns the cgroup v1 hierarchies mounted on the host
+// (nothing on a pure v2 host), sorted by Name. For a v2 host the container's
+// `cgroup` mount is simply a cgroup2 mount.
+func V1Hierarchies() ([]Hierarchy, error) {
+	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup"))
+	if err != nil {
+		return nil, fmt.Errorf("reading cgroup v1 mounts: %w", err)
+	}
+	known := knownSubsystems()
+	seen := map[string]bool{}
+	var out []Hierarchy
+	// Prefer the canonical /sys/fs/cgroup mounts when a hierarchy is also
+	// mounted elsewhere (bind mounts into other containers, tools).
+	sort.SliceStable(mounts, func(i, j int) bool {
+		return underCgroupRoot(mounts[i].Mountpoint) && !underCgroupRoot(mounts[j].Mountpoint)
+	})
+	for _, m := range mounts {
+		h := Hierarchy{Mountpoint: m.Mountpoint, Name: filepath.Base(m.Mountpoint)}
+		for _, opt := range strings.Split(m.VFSOptions, ",") {
+			if strings.HasPrefix(opt, "name=") || known[opt] {
+				h.Controllers = append(h.Controllers, opt)
+			}
+		}
+		if len(h.Controllers) == 0 || seen[h.Options()] {
+			continue
+		}
+		seen[h.Options()] = true
+		out = append(out, h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func underCgroupRoot(p string) bool {
+	return filepath.Dir(p) == unifiedMountpoint
+}
+
+// v1Root is the directory holding one directory (or symlink) per v1
+// controller, which is the layout containerd's cgroup1 subsystems expect.
+func v1Root() (string, error) {
+	hs, err := V1Hierarchies()
+	if err != nil {
+		return "", err
+	}
+	if len(hs) == 0 {
+		return "", fmt.Errorf("no cgroup v1 hierarchy mounted: %w", ErrNoCgroups)
+	}
+	for _, h := range hs {
+		if underCgroupRoot(h.Mountpoint) {
+			return unifiedMountpoint, nil
+		}
+	}
+	return filepath.Dir(hs[0].Mountpoint), nil
+}
+
+// knownSubsystems reads the kernel's controller names, so superblock options
+// such as "rw" or "clone_children" are not taken for controllers.
+func knownSubsystems() map[string]bool {
+	known := map[string]bool{}
+	f, err := os.Open("/proc/cgroups")
+	if err == nil {
+		defer f.Close()
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			line := s.Text()
+			if strings.HasPrefix(line, "#") {
+				continue
+			}
+			if fields := strings.Fields(line); len(fields) > 0 {
+				known[fields[0]] = true
+			}
+		}
+	}
+	if len(known) == 0 {
+		for _, n := range []string{"cpuset", "cpu", "cpuacct", "blkio", "memory", "devices",
+			"freezer", "net_cls", "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc"} {
+			known[n] = true
+		}
+	}
+	return known
+}

@@ -1,0 +1,142 @@
+package libcontainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rt-project/rt/libcontainer/cgroups"
+)
+
+// The operations on a container's cgroup: pause, resume, ps, stats, events
+// and update.
+
+// ErrNotPaused is returned by Resume of a container that is not paused.
+var ErrNotPaused = errors.New("container not paused")
+
+func (c *Container) requireCgroup() (cgroups.Manager, error) {
+	cg, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	if cg == nil {
+		return nil, fmt.Errorf("container %s has no cgroup", c.state.ID)
+	}
+	return cg, nil
+}
+
+// Pause freezes every process of a created or running container.
+func (c *Container) Pause() error {
+	if st := c.Status(); st != Running && st != Created {
+		return ErrNotRunning
+	}
+	cg, err := c.requireCgroup()
+	if err != nil {
+		return err
+	}
+	return cg.Freeze()
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	if c.Status() != Paused {
+		return ErrNotPaused
+	}
+	cg, err := c.requireCgroup()
+	if err != nil {
+		return err
+	}
+	return cg.Thaw()
+}
+
+// Processes lists the host pids of every process in the container's cgroup.
+func (c *Container) Processes() ([]int, error) {
+	if c.Status() == Stopped {
+		return nil, ErrNotRunning
+	}
+	cg, err := c.requireCgroup()
+	if err != nil {
+		return nil, err
+	}
+	return cg.Pids()
+}
+
+// Stats reads the cgroup's counters (`rt events`).
+func (c *Container) Stats() (*cgroups.Stats, error) {
+	if c.Status() == Stopped {
+		return nil, ErrNotRunning
+	}
+	cg, err := c.requireCgroup()
+	if err != nil {
+		return nil, err
+	}
+	return cg.Stats()
+}
+
+// OOMEvents delivers one value per OOM kill in the container until ctx ends.
+func (c *Container) OOMEvents(ctx context.Context) (<-chan struct{}, error) {
+	cg, err := c.requireCgroup()
+	if err != nil {
+		return nil, err
+	}
+	return cg.OOMEvents(ctx)
+}
+
+// Update changes the limits of a live container and records them, so a
+// later update starts from what is in force. Devices are never changed.
+func (c *Container) Update(r *specs.LinuxResources) error {
+	if st := c.Status(); st == Stopped || st == Creating {
+		return ErrNotRunning
+	}
+	cg, err := c.requireCgroup()
+	if err != nil {
+		return err
+	}
+	if err := cg.Update(r); err != nil {
+		return err
+	}
+	if c.state.Config != nil && c.state.Config.Linux != nil {
+		c.state.Config.Linux.Resources = mergeResources(c.state.Config.Linux.Resources, r)
+	}
+	return c.saveState()
+}
+
+// Resources returns the limits in force (as created, plus updates).
+func (c *Container) Resources() *specs.LinuxResources {
+	if c.state.Config == nil || c.state.Config.Linux == nil || c.state.Config.Linux.Resources == nil {
+		return &specs.LinuxResources{}
+	}
+	return c.state.Config.Linux.Resources
+}
+
+// mergeResources overlays the set fields of upd onto cur (devices kept).
+func mergeResources(cur, upd *specs.LinuxResources) *specs.LinuxResources {
+	if cur == nil {
+		cur = &specs.LinuxResources{}
+	}
+	out := *cur
+	if upd.Memory != nil {
+		out.Memory = upd.Memory
+	}
+	if upd.CPU != nil {
+		out.CPU = upd.CPU
+	}
+	if upd.Pids != nil {
+		out.Pids = upd.Pids
+	}
+	if upd.BlockIO != nil {
+		out.BlockIO = upd.BlockIO
+	}
+	if upd.HugepageLimits != nil {
+		out.HugepageLimits = upd.HugepageLimits
+	}
+	if upd.Network != nil {
+		out.Network = upd.Network
+	}
+	if upd.Unified != nil {
+		out.Unified = upd.Unified
+	}
+	return &out
+}
