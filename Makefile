@@ -7,19 +7,20 @@ VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)
 EXAMPLE   := $(CURDIR)/.cache/example
-DEB_PKGS  := busybox-static bats jq runc time file
+DEB_PKGS  := busybox-static bats jq runc time file libseccomp-dev
+TAGS      := seccomp urfave_cli_no_docs
 BENCH_PKGS := umoci skopeo
 
 .PHONY: all rt static deps run-example test unit integration cli vet bench conformance clean
 
 all: rt
 
-rt:
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(RT) .
+rt: deps
+	CGO_ENABLED=1 $(GO) build -trimpath -tags "$(TAGS)" -ldflags "-s -w $(LDFLAGS)" -o $(RT) .
 
 # A fully static binary, for hosts without a matching libc (the cgroup v2 box).
 static:
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS) -linkmode external -extldflags -static" -o rt.static .
+	CGO_ENABLED=1 $(GO) build -trimpath -tags "$(TAGS) netgo osusergo" -ldflags "-s -w $(LDFLAGS) -linkmode external -extldflags -static" -o rt.static .
 
 # Install what the tests and the example need, only if missing.
 deps:
@@ -36,12 +37,12 @@ run-example: deps rt
 	cd $(EXAMPLE) && $(RT) --root $(CURDIR)/.cache/run run example-$$$$
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet -tags "$(TAGS)" ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 # Unit tests (next to the code) then Go end-to-end tests (integration/).
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+	$(GO) test -count=1 -tags "$(TAGS)" $$($(GO) list ./... | grep -v /integration)
 
 integration: rt
 	RT_BINARY=$(RT) $(GO) test -count=1 -timeout 20m ./integration/...

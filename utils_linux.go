@@ -86,7 +86,7 @@ func createContainer(c *cli.Context, id string, detach bool) (*libcontainer.Crea
 		return nil, err
 	}
 	sock := c.String("console-socket")
-	if err := checkTerminal(spec.Process.Terminal, detach, sock); err != nil {
+	if err := checkTerminal(spec.Process != nil && spec.Process.Terminal, detach, sock); err != nil {
 		return nil, err
 	}
 	if c.String("pidfd-socket") != "" {

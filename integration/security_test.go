@@ -90,3 +90,21 @@ func TestMaskedPathsStayMasked(t *testing.T) {
 	}
 }
 
+
+// A seccomp filter from config.json is in force in the container.
+func TestSeccompFilter(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		obj(c, "linux")["seccomp"] = map[string]any{
+			"defaultAction": "SCMP_ACT_ALLOW",
+			"architectures": []string{"SCMP_ARCH_X86_64"},
+			"syscalls": []any{map[string]any{
+				"names": []string{"mkdir", "mkdirat"}, "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+			}},
+		}
+	}, "sh", "-c", "mkdir /tmp/x 2>&1; grep Seccomp: /proc/self/status")
+	out := e.runOut(b, "seccomp")
+	if !strings.Contains(out, "Operation not permitted") || !strings.Contains(out, "Seccomp:\t2") {
+		t.Fatalf("filter not in force: %q", out)
+	}
+}

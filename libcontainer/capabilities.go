@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 
@@ -31,15 +32,29 @@ func capFromName(name string) (capability.Cap, error) {
 
 // capList converts the spec's names, dropping capabilities this kernel does
 // not know (as runc does: a newer spec must still run on an older kernel).
+//
+// A capability outside rt's own bounding set cannot be granted; runtime-spec
+// 1.1 says to log it and go on, which runc and crun do.
 func capList(names []string) []capability.Cap {
 	last, _ := capability.LastCap()
 	var out []capability.Cap
 	for _, n := range names {
-		if c, err := capFromName(n); err == nil && c <= last {
-			out = append(out, c)
+		c, err := capFromName(n)
+		if err != nil || c > last {
+			continue
 		}
+		if ok, err := capability.GetBound(c); err == nil && !ok {
+			warnf("capability %s is not in rt's bounding set; skipped", n)
+			continue
+		}
+		out = append(out, c)
 	}
 	return out
+}
+
+// warnf reports a non-fatal problem on stderr.
+func warnf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "rt: warning: "+format+"\n", args...)
 }
 
 // applyBoundingSet drops everything outside the bounding set. It must run

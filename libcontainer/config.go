@@ -73,14 +73,29 @@ var nsFlags = map[specs.LinuxNamespaceType]int{
 // ValidateSpec rejects what rt cannot run, before any state is created, so a
 // bad config leaves nothing behind. Each error names the field.
 func ValidateSpec(s *specs.Spec, bundle string) error {
-	if s.Process == nil {
-		return errors.New("process: missing (nothing to run)")
-	}
-	if len(s.Process.Args) == 0 {
-		return errors.New("process.args: must not be empty")
-	}
-	if s.Process.Cwd != "" && !filepath.IsAbs(s.Process.Cwd) {
-		return fmt.Errorf("process.cwd: %q is not an absolute path", s.Process.Cwd)
+	// process is optional at create (runtime-spec); start then refuses.
+	if p := s.Process; p != nil {
+		if len(p.Args) == 0 {
+			return errors.New("process.args: must not be empty")
+		}
+		if p.Cwd != "" && !filepath.IsAbs(p.Cwd) {
+			return fmt.Errorf("process.cwd: %q is not an absolute path", p.Cwd)
+		}
+		if p.Capabilities != nil {
+			c := p.Capabilities
+			for field, set := range map[string][]string{"bounding": c.Bounding, "effective": c.Effective, "permitted": c.Permitted, "inheritable": c.Inheritable, "ambient": c.Ambient} {
+				for _, name := range set {
+					if _, err := capFromName(name); err != nil {
+						return fmt.Errorf("process.capabilities.%s: %w", field, err)
+					}
+				}
+			}
+		}
+		for i, r := range p.Rlimits {
+			if _, ok := rlimitTypes[r.Type]; !ok {
+				return fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, r.Type)
+			}
+		}
 	}
 	if s.Root == nil || s.Root.Path == "" {
 		return errors.New("root.path: missing")
@@ -126,11 +141,12 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 	if (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) && !seen[specs.UserNamespace] {
 		return errors.New("linux.uidMappings: set without a user namespace")
 	}
-	if s.Hostname != "" && !hasNewNS(s, specs.UTSNamespace) {
-		return errors.New("hostname: requires a new uts namespace")
+	// As runc: a private uts namespace, new or joined, may get a hostname.
+	if s.Hostname != "" && !hasNS(s, specs.UTSNamespace) {
+		return errors.New("hostname: requires a uts namespace")
 	}
-	if s.Domainname != "" && !hasNewNS(s, specs.UTSNamespace) {
-		return errors.New("domainname: requires a new uts namespace")
+	if s.Domainname != "" && !hasNS(s, specs.UTSNamespace) {
+		return errors.New("domainname: requires a uts namespace")
 	}
 	if len(s.Linux.TimeOffsets) > 0 && !hasNewNS(s, specs.TimeNamespace) {
 		return errors.New("linux.timeOffsets: requires a new time namespace")
@@ -158,23 +174,8 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", s.Linux.RootfsPropagation)
 		}
 	}
-	if s.Process.Capabilities != nil {
-		c := s.Process.Capabilities
-		for field, set := range map[string][]string{"bounding": c.Bounding, "effective": c.Effective, "permitted": c.Permitted, "inheritable": c.Inheritable, "ambient": c.Ambient} {
-			for _, name := range set {
-				if _, err := capFromName(name); err != nil {
-					return fmt.Errorf("process.capabilities.%s: %w", field, err)
-				}
-			}
-		}
-	}
-	for i, r := range s.Process.Rlimits {
-		if _, ok := rlimitTypes[r.Type]; !ok {
-			return fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, r.Type)
-		}
-	}
-	if s.Linux.Seccomp != nil {
-		return errors.New("linux.seccomp: seccomp filters are not supported by this build of rt")
+	if _, err := seccompConfig(s.Linux.Seccomp); err != nil {
+		return fmt.Errorf("linux.seccomp: %w", err)
 	}
 	if s.Linux.IntelRdt != nil {
 		return errors.New("linux.intelRdt: not supported")

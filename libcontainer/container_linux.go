@@ -191,7 +191,8 @@ func (c *Container) Start() error {
 
 func readFifo(f *os.File, st *State) error {
 	buf := make([]byte, 1)
-	deadline := time.Now().Add(10 * time.Second)
+	// No deadline: the init may be running startContainer hooks (which
+	// have their own timeouts); only its death ends the wait.
 	for {
 		n, err := unix.Read(int(f.Fd()), buf)
 		if n == 1 {
@@ -202,9 +203,6 @@ func readFifo(f *os.File, st *State) error {
 		}
 		if !st.initAlive() {
 			return errors.New("container init exited before start")
-		}
-		if time.Now().After(deadline) {
-			return errors.New("timed out waiting for the container init at start")
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
@@ -281,9 +279,12 @@ func (c *Container) destroy() error {
 			errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
 		}
 	}
+	// A failing poststop hook is only a warning, and the others still run.
 	if c.state.Config != nil && c.state.Config.Hooks != nil {
-		if err := runHooks("poststop", c.state.Config.Hooks.Poststop, c.specState(Stopped)); err != nil {
-			fmt.Fprintf(os.Stderr, "rt: warning: %v\n", err)
+		for i, h := range c.state.Config.Hooks.Poststop {
+			if err := runHooks(fmt.Sprintf("poststop #%d", i), []specs.Hook{h}, c.specState(Stopped)); err != nil {
+				warnf("%v", err)
+			}
 		}
 	}
 	if err := os.RemoveAll(c.dir); err != nil {

@@ -102,7 +102,7 @@ func initContainer(sock *syncSocket) error {
 			return fmt.Errorf("domainname: %w", err)
 		}
 	}
-	if spec.Process.Terminal {
+	if spec.Process != nil && spec.Process.Terminal {
 		if err := setupConsole(sock); err != nil {
 			return err
 		}
@@ -110,12 +110,23 @@ func initContainer(sock *syncSocket) error {
 	if err := finishRootfs(spec); err != nil {
 		return err
 	}
-	if err := setupProcess(spec.Process); err != nil {
+	if spec.Process == nil {
+		// Nothing to run: stay created; `rt start` refuses such a container.
+		return waitWithoutProcess(sock, cfg.FifoFd)
+	}
+	if err := setupProcess(spec.Process, spec.Linux.Seccomp); err != nil {
 		return err
 	}
 	path, env, err := lookExecutable(spec.Process)
 	if err != nil {
 		return err
+	}
+	// With no_new_privs the filter can be loaded without CAP_SYS_ADMIN, so
+	// as late as possible: fewer of rt's own syscalls run under it.
+	if spec.Process.NoNewPrivileges {
+		if err := loadSeccomp(spec.Linux.Seccomp); err != nil {
+			return err
+		}
 	}
 	// Nothing but stdio and the preserved fds may reach the container.
 	if err := closeExecFrom(3 + cfg.PreserveFds); err != nil {
@@ -134,17 +145,39 @@ func initContainer(sock *syncSocket) error {
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
-	if _, err := fifo.Write([]byte("0")); err != nil {
-		return fmt.Errorf("write exec fifo: %w", err)
-	}
-	fifo.Close()
-	unix.Close(cfg.FifoFd)
+	// The open returned: `rt start` is here. startContainer hooks run
+	// before the fifo is written, so start's poststart hooks follow them.
 	if spec.Hooks != nil {
 		if err := runHooks("startContainer", spec.Hooks.StartContainer, cfg.ociState(Running)); err != nil {
 			return err
 		}
 	}
+	if _, err := fifo.Write([]byte("0")); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	fifo.Close()
+	unix.Close(cfg.FifoFd)
 	return fmt.Errorf("exec %s: %w", spec.Process.Args[0], syscall.Exec(path, spec.Process.Args, env))
+}
+
+// waitWithoutProcess reports ready and blocks on the exec fifo forever.
+func waitWithoutProcess(sock *syncSocket, fifoFd int) error {
+	if err := closeExecFrom(3); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		return err
+	}
+	if err := sock.send(msgReady, nil); err != nil {
+		return err
+	}
+	sock.Close()
+	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fifoFd), os.O_WRONLY, 0)
+	if err == nil {
+		f.Close()
+	}
+	os.Exit(0)
+	return nil
 }
 
 func (cfg *initConfig) ociState(st Status) *specs.State {
@@ -170,7 +203,7 @@ var rlimitTypes = map[string]int{
 
 // setupProcess applies rlimits, oom score, cwd, user and capabilities, in
 // the order that keeps the rights each step needs.
-func setupProcess(p *specs.Process) error {
+func setupProcess(p *specs.Process, sc *specs.LinuxSeccomp) error {
 	for _, r := range p.Rlimits {
 		// syscall.Setrlimit (not x/sys) so Go does not restore its own
 		// RLIMIT_NOFILE at exec.
@@ -207,6 +240,13 @@ func setupProcess(p *specs.Process) error {
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
 		return err
+	}
+	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
+	// before the capabilities are dropped.
+	if !p.NoNewPrivileges {
+		if err := loadSeccomp(sc); err != nil {
+			return err
+		}
 	}
 	if p.Capabilities != nil {
 		if err := applyCaps(p.Capabilities); err != nil {

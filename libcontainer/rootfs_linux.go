@@ -73,6 +73,12 @@ func prepareRootfs(cfg *initConfig) (*rootfsSetup, error) {
 	if err := unix.Mount("", "/", "", prop, ""); err != nil {
 		return nil, fmt.Errorf("make / %s: %w", s.spec.Linux.RootfsPropagation, err)
 	}
+	// pivot_root refuses a shared parent mount: make the mount holding the
+	// rootfs private (slave if asked), as runc does. A "shared" propagation
+	// is applied to the new / after pivot_root (finishRootfs).
+	if err := parentMountPrivate(s.rootfs, prop); err != nil {
+		return nil, err
+	}
 	// pivot_root needs the new root to be a mount point.
 	if err := unix.Mount(s.rootfs, s.rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return nil, fmt.Errorf("bind rootfs %s: %w", s.rootfs, err)
@@ -406,6 +412,25 @@ func (s *rootfsSetup) devSymlinks() error {
 	return nil
 }
 
+// parentMountPrivate sets the propagation of the mount that holds path:
+// EINVAL from mount(2) means "not a mount point", so walk up.
+func parentMountPrivate(path string, rootProp uintptr) error {
+	flag := uintptr(unix.MS_PRIVATE)
+	if rootProp&unix.MS_SLAVE != 0 {
+		flag = unix.MS_SLAVE
+	}
+	for {
+		err := unix.Mount("", path, "", flag, "")
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EINVAL) || path == "/" {
+			return fmt.Errorf("set propagation of the mount holding %s: %w", path, err)
+		}
+		path = filepath.Dir(path)
+	}
+}
+
 // pivotRoot makes rootfs the root. The old root is detached without ever
 // being reachable from the container (runc's fd-based pivot_root(".", ".")).
 func pivotRoot(rootfs string, noPivot bool) error {
@@ -458,6 +483,13 @@ func finishRootfs(spec *specs.Spec) error {
 		return err
 	}
 	defer root.Close()
+	// Shared (or unbindable) root propagation goes on the new / only now,
+	// so it never reaches the host's mounts.
+	if p := propagationFlags[spec.Linux.RootfsPropagation]; p != 0 && p&(unix.MS_PRIVATE|unix.MS_SLAVE) == 0 {
+		if err := unix.Mount("", "/", "", p, ""); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation: %w", err)
+		}
+	}
 	for k, v := range spec.Linux.Sysctl {
 		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
 		if err := os.WriteFile(p, []byte(v), 0); err != nil {
