@@ -90,7 +90,6 @@ func TestMaskedPathsStayMasked(t *testing.T) {
 	}
 }
 
-
 // A seccomp filter from config.json is in force in the container.
 func TestSeccompFilter(t *testing.T) {
 	e := newEnv(t)

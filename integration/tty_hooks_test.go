@@ -145,4 +145,3 @@ func TestFailingHook(t *testing.T) {
 	}
 	assertGone(t, e, "hookfail", 0)
 }
-
