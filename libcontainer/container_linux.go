@@ -196,7 +196,7 @@ func readFifo(f *os.File, st *State) error {
 	for {
 		n, err := unix.Read(int(f.Fd()), buf)
 		if n == 1 {
-			return nil
+			return waitExec(f)
 		}
 		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
 			return fmt.Errorf("read exec fifo: %w", err)
@@ -205,6 +205,24 @@ func readFifo(f *os.File, st *State) error {
 			return errors.New("container init exited before start")
 		}
 		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+// waitExec reads the fifo to EOF: the init's end is close-on-exec, so EOF
+// means the user process has replaced the init (or the init died).
+func waitExec(f *os.File) error {
+	if err := unix.SetNonblock(int(f.Fd()), false); err != nil {
+		return err
+	}
+	buf := make([]byte, 16)
+	for {
+		n, err := unix.Read(int(f.Fd()), buf)
+		if n == 0 && err == nil {
+			return nil
+		}
+		if err != nil && err != unix.EINTR {
+			return fmt.Errorf("read exec fifo: %w", err)
+		}
 	}
 }
 

@@ -114,7 +114,8 @@ func initContainer(sock *syncSocket) error {
 		// Nothing to run: stay created; `rt start` refuses such a container.
 		return waitWithoutProcess(sock, cfg.FifoFd)
 	}
-	if err := setupProcess(spec.Process, spec.Linux.Seccomp); err != nil {
+	lateRlimits, err := setupProcess(spec.Process, spec.Linux.Seccomp)
+	if err != nil {
 		return err
 	}
 	path, env, err := lookExecutable(spec.Process)
@@ -155,8 +156,13 @@ func initContainer(sock *syncSocket) error {
 	if _, err := fifo.Write([]byte("0")); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
-	fifo.Close()
+	// fifo stays open: it is close-on-exec, so `rt start` reads EOF exactly
+	// when execve succeeds (or the init dies), and poststart hooks run
+	// after the user process is in place.
 	unix.Close(cfg.FifoFd)
+	if _, err := setRlimits(lateRlimits, false); err != nil {
+		return err
+	}
 	return fmt.Errorf("exec %s: %w", spec.Process.Args[0], syscall.Exec(path, spec.Process.Args, env))
 }
 
@@ -203,17 +209,14 @@ var rlimitTypes = map[string]int{
 
 // setupProcess applies rlimits, oom score, cwd, user and capabilities, in
 // the order that keeps the rights each step needs.
-func setupProcess(p *specs.Process, sc *specs.LinuxSeccomp) error {
-	for _, r := range p.Rlimits {
-		// syscall.Setrlimit (not x/sys) so Go does not restore its own
-		// RLIMIT_NOFILE at exec.
-		if err := syscall.Setrlimit(rlimitTypes[r.Type], &syscall.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
-			return fmt.Errorf("process.rlimits %s: %w", r.Type, err)
-		}
+func setupProcess(p *specs.Process, sc *specs.LinuxSeccomp) ([]specs.POSIXRlimit, error) {
+	late, err := setRlimits(p.Rlimits, true)
+	if err != nil {
+		return nil, err
 	}
 	if p.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
-			return fmt.Errorf("process.oomScoreAdj: %w", err)
+			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
 		}
 	}
 	cwd := p.Cwd
@@ -221,46 +224,71 @@ func setupProcess(p *specs.Process, sc *specs.LinuxSeccomp) error {
 		cwd = "/"
 	}
 	if err := os.Chdir(cwd); err != nil {
-		return fmt.Errorf("process.cwd %s: %w", cwd, err)
+		return nil, fmt.Errorf("process.cwd %s: %w", cwd, err)
 	}
 	// A leaked host fd used as cwd would show as unreachable (CVE-2024-21626).
 	if wd, err := os.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return fmt.Errorf("process.cwd %s: not inside the container", cwd)
+		return nil, fmt.Errorf("process.cwd %s: not inside the container", cwd)
 	}
 	if p.Capabilities != nil {
 		if err := applyBoundingSet(p.Capabilities); err != nil {
-			return err
+			return nil, err
+		}
+	}
+	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
+	// before the user switch clears the effective set.
+	if !p.NoNewPrivileges {
+		if err := loadSeccomp(sc); err != nil {
+			return nil, err
 		}
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
-		return err
+		return nil, err
 	}
 	if err := setUser(p.User); err != nil {
-		return err
+		return nil, err
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
-		return err
-	}
-	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
-	// before the capabilities are dropped.
-	if !p.NoNewPrivileges {
-		if err := loadSeccomp(sc); err != nil {
-			return err
-		}
+		return nil, err
 	}
 	if p.Capabilities != nil {
 		if err := applyCaps(p.Capabilities); err != nil {
-			return err
+			return nil, err
 		}
 	} else if err := applyCaps(&specs.LinuxCapabilities{}); err != nil {
-		return err
+		return nil, err
 	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("process.noNewPrivileges: %w", err)
+			return nil, fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
 	}
-	return nil
+	return late, nil
+}
+
+// memoryRlimits would starve the Go runtime of the init if lowered before
+// its last step (mmap fails: "cannot allocate memory").
+var memoryRlimits = map[string]bool{"RLIMIT_AS": true, "RLIMIT_DATA": true}
+
+// setRlimits applies the rlimits now, except lowering a memory limit, which
+// is returned to be applied just before execve (lowering needs no rights).
+// syscall.Setrlimit (not x/sys) so Go does not restore its own RLIMIT_NOFILE
+// at exec.
+func setRlimits(rls []specs.POSIXRlimit, deferMemory bool) (late []specs.POSIXRlimit, err error) {
+	for _, r := range rls {
+		res := rlimitTypes[r.Type]
+		if deferMemory && memoryRlimits[r.Type] {
+			var cur syscall.Rlimit
+			if syscall.Getrlimit(res, &cur) == nil && r.Hard <= cur.Max {
+				late = append(late, r)
+				continue
+			}
+		}
+		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
+			return nil, fmt.Errorf("process.rlimits %s: %w", r.Type, err)
+		}
+	}
+	return late, nil
 }
 
 func setUser(u specs.User) error {

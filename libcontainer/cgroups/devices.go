@@ -1,6 +1,8 @@
 package cgroups
 
 import (
+	"os"
+	"path/filepath"
 	"fmt"
 	"strings"
 
@@ -91,8 +93,28 @@ func setDevicesV1(dir string, rs []specs.LinuxDeviceCgroup) error {
 	if err != nil {
 		return err
 	}
-	if err := ocgroups.DevicesSetV1(dir, &ocgroups.Resources{Devices: rules}); err != nil {
-		return fmt.Errorf("linux.resources.devices: %s: %w", dir, err)
+	// Set runs on a new cgroup only (Update never touches devices), so
+	// write the rules ourselves, in the listed order as runtime-spec asks
+	// ("MUST apply entries in the listed order"): deny everything, then
+	// each rule. runc's emulator would compute an equivalent set but write
+	// it in its own order, which devices.list then shows.
+	write := func(file, rule string) error {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(rule), 0); err != nil {
+			return fmt.Errorf("linux.resources.devices: %s %q: %w", file, rule, err)
+		}
+		return nil
+	}
+	if err := write("devices.deny", "a"); err != nil {
+		return err
+	}
+	for _, r := range rules {
+		file := "devices.deny"
+		if r.Allow {
+			file = "devices.allow"
+		}
+		if err := write(file, r.CgroupString()); err != nil {
+			return err
+		}
 	}
 	return nil
 }
