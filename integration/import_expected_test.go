@@ -63,7 +63,7 @@ func importFixtures(t *testing.T) string {
 	return dir
 }
 
-func loadExpect(t *testing.T, path string) *importExpect {
+func importLoadExpect(t *testing.T, path string) *importExpect {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -76,9 +76,9 @@ func loadExpect(t *testing.T, path string) *importExpect {
 	return &e
 }
 
-// checkRootfs checks every fact of exp in the unpacked rootfs, one by one,
+// importCheckRootfs checks every fact of exp in the unpacked rootfs, one by one,
 // and that the rootfs holds no other path.
-func checkRootfs(t *testing.T, rootfs string, exp *importExpect) {
+func importCheckRootfs(t *testing.T, rootfs string, exp *importExpect) {
 	t.Helper()
 	actual := map[string]bool{}
 	err := filepath.WalkDir(rootfs, func(p string, d fs.DirEntry, err error) error {
@@ -93,14 +93,14 @@ func checkRootfs(t *testing.T, rootfs string, exp *importExpect) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range sortedPaths(exp.Entries) {
+	for _, p := range importSortedPaths(exp.Entries) {
 		if !actual[p] {
 			t.Errorf("%s: missing", p)
 			continue
 		}
-		checkEntry(t, rootfs, p, exp.Entries[p])
+		importCheckEntry(t, rootfs, p, exp.Entries[p])
 	}
-	for _, p := range sortedPaths(actual) {
+	for _, p := range importSortedPaths(actual) {
 		if _, ok := exp.Entries[p]; !ok {
 			t.Errorf("%s: extra path, not in the image", p)
 		}
@@ -138,7 +138,7 @@ func checkRootfs(t *testing.T, rootfs string, exp *importExpect) {
 	}
 }
 
-func checkEntry(t *testing.T, rootfs, p string, e importEntry) {
+func importCheckEntry(t *testing.T, rootfs, p string, e importEntry) {
 	t.Helper()
 	full := filepath.Join(rootfs, p)
 	var st unix.Stat_t
@@ -146,7 +146,7 @@ func checkEntry(t *testing.T, rootfs, p string, e importEntry) {
 		t.Errorf("%s: %v", p, err)
 		return
 	}
-	if typ := fileType(st.Mode); typ != e.Type {
+	if typ := importFileType(st.Mode); typ != e.Type {
 		t.Errorf("%s: type %s, want %s", p, typ, e.Type)
 		return
 	}
@@ -166,7 +166,7 @@ func checkEntry(t *testing.T, rootfs, p string, e importEntry) {
 		t.Errorf("%s: mtime %d, want %d", p, st.Mtim.Sec, *e.Mtime)
 	}
 	if e.SHA256 != "" {
-		if got := fileSHA256(t, full); got != e.SHA256 {
+		if got := importSHA256(t, full); got != e.SHA256 {
 			t.Errorf("%s: sha256 %s, want %s", p, got, e.SHA256)
 		}
 	}
@@ -175,7 +175,7 @@ func checkEntry(t *testing.T, rootfs, p string, e importEntry) {
 			t.Errorf("%s: target %q (%v), want %q", p, got, err, *e.Target)
 		}
 	}
-	got := xattrs(t, full)
+	got := importXattrs(t, full)
 	want := e.Xattrs
 	if want == nil {
 		want = map[string]string{}
@@ -193,7 +193,7 @@ func checkEntry(t *testing.T, rootfs, p string, e importEntry) {
 	}
 }
 
-func fileType(mode uint32) string {
+func importFileType(mode uint32) string {
 	switch mode & unix.S_IFMT {
 	case unix.S_IFREG:
 		return "file"
@@ -211,7 +211,7 @@ func fileType(mode uint32) string {
 	return "socket"
 }
 
-func fileSHA256(t *testing.T, p string) string {
+func importSHA256(t *testing.T, p string) string {
 	f, err := os.Open(p)
 	if err != nil {
 		t.Error(err)
@@ -225,8 +225,8 @@ func fileSHA256(t *testing.T, p string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// xattrs returns the entry's xattrs (not following a symlink), values in hex.
-func xattrs(t *testing.T, p string) map[string]string {
+// importXattrs returns the entry's xattrs (not following a symlink), values in hex.
+func importXattrs(t *testing.T, p string) map[string]string {
 	out := map[string]string{}
 	buf := make([]byte, 64<<10)
 	n, err := unix.Llistxattr(p, buf)
@@ -251,7 +251,7 @@ func xattrs(t *testing.T, p string) map[string]string {
 	return out
 }
 
-func sortedPaths[V any](m map[string]V) []string {
+func importSortedPaths[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -55,14 +55,14 @@ func importRT(t *testing.T, stdin io.Reader, args ...string) (string, int) {
 	return errb.String(), 0
 }
 
-func mustImport(t *testing.T, stdin io.Reader, args ...string) {
+func importMust(t *testing.T, stdin io.Reader, args ...string) {
 	t.Helper()
 	if errs, code := importRT(t, stdin, args...); code != 0 {
 		t.Fatalf("rt import %s: exit %d: %s", strings.Join(args, " "), code, errs)
 	}
 }
 
-func importArgs(c importCase, fixtures, bundle string) []string {
+func importArgsFor(c importCase, fixtures, bundle string) []string {
 	var args []string
 	if c.image != "" {
 		args = append(args, "--image", c.image)
@@ -79,10 +79,10 @@ func TestImportFixtures(t *testing.T) {
 	for _, c := range importCases {
 		covered[c.archive] = true
 		t.Run(strings.ReplaceAll(c.archive+"/"+c.image, "/", "_"), func(t *testing.T) {
-			exp := loadExpect(t, filepath.Join(fixtures, c.expect))
+			exp := importLoadExpect(t, filepath.Join(fixtures, c.expect))
 			bundle := filepath.Join(t.TempDir(), "bundle")
-			mustImport(t, nil, importArgs(c, fixtures, bundle)...)
-			checkRootfs(t, filepath.Join(bundle, "rootfs"), exp)
+			importMust(t, nil, importArgsFor(c, fixtures, bundle)...)
+			importCheckRootfs(t, filepath.Join(bundle, "rootfs"), exp)
 			checkImportConfig(t, bundle, exp)
 			if fi, err := os.Stat(bundle); err != nil || fi.Mode().Perm() != 0o700 {
 				t.Errorf("bundle mode %v (%v), want 0700", fi.Mode(), err)
@@ -99,7 +99,7 @@ func TestImportFixtures(t *testing.T) {
 	}
 }
 
-func readSpec(t *testing.T, bundle string) *specs.Spec {
+func importReadSpec(t *testing.T, bundle string) *specs.Spec {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
@@ -115,7 +115,7 @@ func readSpec(t *testing.T, bundle string) *specs.Spec {
 // checkImportConfig checks config.json against the image config.
 func checkImportConfig(t *testing.T, bundle string, exp *importExpect) {
 	t.Helper()
-	s := readSpec(t, bundle)
+	s := importReadSpec(t, bundle)
 	c := exp.Image.Config
 	p := s.Process
 	if want := append(slices.Clone(c.Entrypoint), c.Cmd...); !slices.Equal(p.Args, want) && len(want) > 0 {
@@ -167,26 +167,26 @@ func TestImportStdin(t *testing.T) {
 	requireRoot(t)
 	fixtures := importFixtures(t)
 	for _, name := range []string{"layers.tar", "layers-oci-zstd.tar"} {
-		exp := loadExpect(t, filepath.Join(fixtures, "layers.EXPECTED.json"))
+		exp := importLoadExpect(t, filepath.Join(fixtures, "layers.EXPECTED.json"))
 		f, err := os.Open(filepath.Join(fixtures, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer f.Close()
 		dir := t.TempDir()
-		mustImport(t, f, "-", filepath.Join(dir, "file"))
-		checkRootfs(t, filepath.Join(dir, "file", "rootfs"), exp)
+		importMust(t, f, "-", filepath.Join(dir, "file"))
+		importCheckRootfs(t, filepath.Join(dir, "file", "rootfs"), exp)
 
 		f.Seek(0, io.SeekStart)
-		mustImport(t, io.MultiReader(f), "-", filepath.Join(dir, "pipe")) // not an *os.File: exec makes a pipe
-		checkRootfs(t, filepath.Join(dir, "pipe", "rootfs"), exp)
-		if names := dirNames(t, dir); !slices.Equal(names, []string{"file", "pipe"}) {
+		importMust(t, io.MultiReader(f), "-", filepath.Join(dir, "pipe")) // not an *os.File: exec makes a pipe
+		importCheckRootfs(t, filepath.Join(dir, "pipe", "rootfs"), exp)
+		if names := importDirNames(t, dir); !slices.Equal(names, []string{"file", "pipe"}) {
 			t.Errorf("%s: left beside the bundles: %v", name, names)
 		}
 	}
 }
 
-func dirNames(t *testing.T, dir string) []string {
+func importDirNames(t *testing.T, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -212,11 +212,11 @@ func TestImportChoosesImage(t *testing.T) {
 	}
 	// By image ID (the config digest), short or full.
 	if os.Geteuid() == 0 {
-		exp := loadExpect(t, filepath.Join(fixtures, "busybox.EXPECTED.json"))
-		mustImport(t, nil, "--image", "ae9a087347ab", filepath.Join(fixtures, "two-images.tar"), filepath.Join(dir, "id"))
-		checkRootfs(t, filepath.Join(dir, "id", "rootfs"), exp)
+		exp := importLoadExpect(t, filepath.Join(fixtures, "busybox.EXPECTED.json"))
+		importMust(t, nil, "--image", "ae9a087347ab", filepath.Join(fixtures, "two-images.tar"), filepath.Join(dir, "id"))
+		importCheckRootfs(t, filepath.Join(dir, "id", "rootfs"), exp)
 	}
-	if names := dirNames(t, dir); len(names) > 1 || (len(names) == 1 && names[0] != "id") {
+	if names := importDirNames(t, dir); len(names) > 1 || (len(names) == 1 && names[0] != "id") {
 		t.Errorf("left behind: %v", names)
 	}
 }
@@ -228,21 +228,21 @@ func TestImportTarget(t *testing.T) {
 	dir := t.TempDir()
 	b := filepath.Join(dir, "b")
 	os.Mkdir(b, 0o755) // an empty directory is fine
-	mustImport(t, nil, archive, b)
+	importMust(t, nil, archive, b)
 
 	errs, code := importRT(t, nil, archive, b)
 	if code != 1 || !strings.Contains(errs, "not empty") || !strings.Contains(errs, "--force") {
 		t.Errorf("non-empty target: exit %d, %q", code, errs)
 	}
 	os.WriteFile(filepath.Join(b, "mine"), nil, 0o644)
-	mustImport(t, nil, "--force", archive, b, "--", "echo", "hi")
+	importMust(t, nil, "--force", archive, b, "--", "echo", "hi")
 	if _, err := os.Stat(filepath.Join(b, "mine")); err == nil {
 		t.Error("--force kept the old bundle's files")
 	}
-	if args := readSpec(t, b).Process.Args; !slices.Equal(args, []string{"echo", "hi"}) {
+	if args := importReadSpec(t, b).Process.Args; !slices.Equal(args, []string{"echo", "hi"}) {
 		t.Errorf("args %q after -- echo hi", args)
 	}
-	if names := dirNames(t, dir); !slices.Equal(names, []string{"b"}) {
+	if names := importDirNames(t, dir); !slices.Equal(names, []string{"b"}) {
 		t.Errorf("left beside the bundle: %v", names)
 	}
 }
@@ -251,8 +251,8 @@ func TestImportFlags(t *testing.T) {
 	requireRoot(t)
 	fixtures := importFixtures(t)
 	dir := t.TempDir()
-	mustImport(t, nil, "--tty", "--net", "host", filepath.Join(fixtures, "layers.tar"), filepath.Join(dir, "b"))
-	s := readSpec(t, filepath.Join(dir, "b"))
+	importMust(t, nil, "--tty", "--net", "host", filepath.Join(fixtures, "layers.tar"), filepath.Join(dir, "b"))
+	s := importReadSpec(t, filepath.Join(dir, "b"))
 	if !s.Process.Terminal {
 		t.Error("--tty: terminal off")
 	}
@@ -270,8 +270,8 @@ func TestImportFlags(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(dir, "b", "rootfs", "etc", "resolv.conf")); err == nil {
 		t.Error("--net host added /etc/resolv.conf to the rootfs")
 	}
-	mustImport(t, nil, "--entrypoint", "/bin/sh", filepath.Join(fixtures, "layers.tar"), filepath.Join(dir, "ep"), "--", "-c", "id")
-	if args := readSpec(t, filepath.Join(dir, "ep")).Process.Args; !slices.Equal(args, []string{"/bin/sh", "-c", "id"}) {
+	importMust(t, nil, "--entrypoint", "/bin/sh", filepath.Join(fixtures, "layers.tar"), filepath.Join(dir, "ep"), "--", "-c", "id")
+	if args := importReadSpec(t, filepath.Join(dir, "ep")).Process.Args; !slices.Equal(args, []string{"/bin/sh", "-c", "id"}) {
 		t.Errorf("--entrypoint: args %q", args)
 	}
 	if errs, code := importRT(t, nil, "--net", "bridge", filepath.Join(fixtures, "layers.tar"), filepath.Join(dir, "x")); code != 1 || !strings.Contains(errs, "--net") {
@@ -279,9 +279,9 @@ func TestImportFlags(t *testing.T) {
 	}
 }
 
-// rewriteArchive copies the tar src to dst, passing each member through
+// importRewrite copies the tar src to dst, passing each member through
 // edit, which may change the header and content or drop the member (nil).
-func rewriteArchive(t *testing.T, src, dst string, edit func(h *tar.Header, data []byte) (*tar.Header, []byte)) {
+func importRewrite(t *testing.T, src, dst string, edit func(h *tar.Header, data []byte) (*tar.Header, []byte)) {
 	t.Helper()
 	f, err := os.Open(src)
 	if err != nil {
@@ -333,7 +333,7 @@ func TestImportRefusesBrokenArchives(t *testing.T) {
 			os.WriteFile(dst, b[:len(b)/2], 0o644)
 		}},
 		{"digest-mismatch", layer + "): digest mismatch", func(dst string) {
-			rewriteArchive(t, busybox, dst, func(h *tar.Header, d []byte) (*tar.Header, []byte) {
+			importRewrite(t, busybox, dst, func(h *tar.Header, d []byte) (*tar.Header, []byte) {
 				if h.Name == layer {
 					d = bytes.Replace(d, []byte("root:x:0:0"), []byte("root:x:0:1"), 1)
 				}
@@ -341,7 +341,7 @@ func TestImportRefusesBrokenArchives(t *testing.T) {
 			})
 		}},
 		{"outside-manifest", `member "../outside.tar" is outside the archive`, func(dst string) {
-			rewriteArchive(t, busybox, dst, func(h *tar.Header, d []byte) (*tar.Header, []byte) {
+			importRewrite(t, busybox, dst, func(h *tar.Header, d []byte) (*tar.Header, []byte) {
 				if h.Name == "manifest.json" {
 					d = bytes.Replace(d, []byte(layer), []byte("../outside.tar"), 1)
 				}
@@ -349,7 +349,7 @@ func TestImportRefusesBrokenArchives(t *testing.T) {
 			})
 		}},
 		{"missing-layer", "blob missing", func(dst string) {
-			rewriteArchive(t, busybox, dst, func(h *tar.Header, d []byte) (*tar.Header, []byte) {
+			importRewrite(t, busybox, dst, func(h *tar.Header, d []byte) (*tar.Header, []byte) {
 				if h.Name == layer {
 					return nil, nil
 				}
@@ -357,7 +357,7 @@ func TestImportRefusesBrokenArchives(t *testing.T) {
 			})
 		}},
 		{"not-an-image", "no manifest.json or index.json", func(dst string) {
-			rewriteArchive(t, busybox, dst, func(h *tar.Header, d []byte) (*tar.Header, []byte) {
+			importRewrite(t, busybox, dst, func(h *tar.Header, d []byte) (*tar.Header, []byte) {
 				if h.Name == "manifest.json" {
 					return nil, nil
 				}
@@ -372,12 +372,12 @@ func TestImportRefusesBrokenArchives(t *testing.T) {
 			c.make(archive)
 			// A real file where the manifest points, to show it is not read.
 			os.WriteFile(filepath.Join(dir, "outside.tar"), []byte("not to be read"), 0o644)
-			before := snapshot(t, dir)
+			before := importSnapshot(t, dir)
 			errs, code := importRT(t, nil, archive, filepath.Join(dir, "bundle"))
 			if code != 1 || strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "rt: import "+archive+": ") || !strings.Contains(errs, c.want) {
 				t.Errorf("exit %d, stderr %q; want one line 'rt: import %s: ...%s...'", code, errs, archive, c.want)
 			}
-			if after := snapshot(t, dir); !slices.Equal(before, after) {
+			if after := importSnapshot(t, dir); !slices.Equal(before, after) {
 				t.Errorf("the directory changed:\nbefore %v\nafter  %v", before, after)
 			}
 		})
@@ -390,9 +390,9 @@ type importEnt struct {
 	typ              byte
 }
 
-// hostileArchive writes a legacy docker save of one image whose layers
+// importHostileArchive writes a legacy docker save of one image whose layers
 // hold the given entries, with correct digests: only the content is hostile.
-func hostileArchive(t *testing.T, path string, layers ...[]importEnt) {
+func importHostileArchive(t *testing.T, path string, layers ...[]importEnt) {
 	t.Helper()
 	var members []struct {
 		name string
@@ -486,8 +486,8 @@ func TestImportHostileLayers(t *testing.T) {
 			os.Mkdir(outside, 0o755)
 			os.WriteFile(filepath.Join(outside, "precious"), []byte("precious"), 0o644)
 			archive := filepath.Join(dir, "hostile.tar")
-			hostileArchive(t, archive, c.layers(outside)...)
-			before := append(snapshot(t, dir), snapshot(t, "/etc")...)
+			importHostileArchive(t, archive, c.layers(outside)...)
+			before := append(importSnapshot(t, dir), importSnapshot(t, "/etc")...)
 			errs, code := importRT(t, nil, archive, filepath.Join(dir, "bundle"))
 			if c.refuse != "" {
 				if code != 1 || !strings.HasPrefix(errs, "rt: import "+archive+": layer ") || !strings.Contains(errs, c.refuse) {
@@ -502,15 +502,15 @@ func TestImportHostileLayers(t *testing.T) {
 				}
 				os.RemoveAll(filepath.Join(dir, "bundle"))
 			}
-			if after := append(snapshot(t, dir), snapshot(t, "/etc")...); !slices.Equal(before, after) {
+			if after := append(importSnapshot(t, dir), importSnapshot(t, "/etc")...); !slices.Equal(before, after) {
 				t.Errorf("changed outside the target:\nbefore %v\nafter  %v", before, after)
 			}
 		})
 	}
 }
 
-// snapshot lists every path under dir with its size and mode.
-func snapshot(t *testing.T, dir string) []string {
+// importSnapshot lists every path under dir with its size and mode.
+func importSnapshot(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
 	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
@@ -536,7 +536,7 @@ func TestImportRun(t *testing.T) {
 		t.Skip("rt run is not there yet")
 	}
 	b := filepath.Join(e.dir, "bb")
-	mustImport(t, nil, filepath.Join(fixtures, "busybox.tar"), b)
+	importMust(t, nil, filepath.Join(fixtures, "busybox.tar"), b)
 	devnull, _ := os.Open(os.DevNull)
 	defer devnull.Close()
 	// CMD ["sh"] with stdin at EOF: the shell exits 0.
@@ -545,14 +545,14 @@ func TestImportRun(t *testing.T) {
 	}
 
 	b2 := filepath.Join(e.dir, "bb-echo")
-	mustImport(t, nil, filepath.Join(fixtures, "busybox.tar"), b2, "--", "echo", "hello")
+	importMust(t, nil, filepath.Join(fixtures, "busybox.tar"), b2, "--", "echo", "hello")
 	if out, errs, code := e.rtIn(b2, devnull, "run", "imp-echo"); out != "hello\n" || code != 0 {
 		t.Errorf("busybox -- echo hello: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 
-	exp := loadExpect(t, filepath.Join(fixtures, "layers.EXPECTED.json"))
+	exp := importLoadExpect(t, filepath.Join(fixtures, "layers.EXPECTED.json"))
 	b3 := filepath.Join(e.dir, "layers")
-	mustImport(t, nil, filepath.Join(fixtures, "layers.tar"), b3)
+	importMust(t, nil, filepath.Join(fixtures, "layers.tar"), b3)
 	if out, errs, code := e.rtIn(b3, devnull, "run", "imp-layers"); out != *exp.RunStdout || code != 0 {
 		t.Errorf("layers: exit %d, stdout %q, stderr %q; want %q", code, out, errs, *exp.RunStdout)
 	}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/rt-project/rt/rootfs"
+)
+
+var importCommand = &cli.Command{
+	Name:      "import",
+	Usage:     "unpack a docker save (or OCI layout) archive into a bundle",
+	ArgsUsage: "ARCHIVE|- BUNDLE [-- COMMAND [ARG...]]",
+	Description: `Writes BUNDLE/rootfs and BUNDLE/config.json from an image archive made by
+'docker save' (any Docker version) or an OCI image layout tar. ARCHIVE "-" reads
+stdin. A COMMAND after -- replaces the image's Cmd, as 'docker run IMAGE COMMAND'
+does. Flags go before ARCHIVE.
+
+   rt import busybox.tar ./bb && cd bb && rt run demo`,
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "image", Usage: "take the image with this tag or ID from an archive holding several"},
+		&cli.BoolFlag{Name: "force", Usage: "replace BUNDLE if it exists and is not empty"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "set process.terminal (off by default, for scripting)"},
+		&cli.StringFlag{Name: "net", Value: "none", Usage: "network: none (a new namespace with only lo) or host"},
+		&cli.StringFlag{Name: "entrypoint", Usage: "replace the image's Entrypoint (and drop its Cmd)"},
+	},
+	Action: func(c *cli.Context) error {
+		args := c.Args().Slice()
+		var cmd []string
+		for i, a := range args {
+			if a == "--" {
+				args, cmd = args[:i], args[i+1:]
+				break
+			}
+		}
+		if len(args) != 2 {
+			return fmt.Errorf("import: want ARCHIVE and BUNDLE, got %q (flags go before ARCHIVE, the command after --)", args)
+		}
+		for _, a := range args {
+			if strings.HasPrefix(a, "-") && a != "-" {
+				return fmt.Errorf("import: flag %s must come before ARCHIVE", a)
+			}
+		}
+		opts := rootfs.Options{
+			Image: c.String("image"),
+			Force: c.Bool("force"),
+			Spec:  rootfs.SpecOptions{Args: cmd, Terminal: c.Bool("tty")},
+			Warn:  func(msg string) { logf("warning", "rt import: %s", msg) },
+		}
+		switch n := c.String("net"); n {
+		case "none":
+		case "host":
+			opts.Spec.HostNetwork = true
+		default:
+			return fmt.Errorf("import: --net %q: want none or host", n)
+		}
+		if c.IsSet("entrypoint") {
+			ep := []string{}
+			if e := c.String("entrypoint"); e != "" {
+				ep = []string{e}
+			}
+			opts.Spec.Entrypoint = &ep
+		}
+
+		src, name := os.Stdin, "stdin"
+		if args[0] == "-" {
+			if _, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS); err == nil {
+				return fmt.Errorf("import: stdin is a terminal; pipe or redirect the archive into it")
+			}
+		} else {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+			defer f.Close()
+			src, name = f, args[0]
+		}
+		// The first SIGINT or SIGTERM stops the import, which removes its
+		// temporary bundle; a second one kills rt as usual.
+		ctx, cancel := context.WithCancel(c.Context)
+		defer cancel()
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, unix.SIGTERM)
+		defer signal.Stop(sigs)
+		go func() {
+			<-sigs
+			signal.Reset(os.Interrupt, unix.SIGTERM)
+			cancel()
+		}()
+		_, err := rootfs.Import(ctx, src, name, args[1], opts)
+		return err
+	},
+}
