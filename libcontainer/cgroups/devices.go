@@ -1,9 +1,9 @@
 package cgroups
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
-	"fmt"
 	"strings"
 
 	ocgroups "github.com/opencontainers/cgroups"
