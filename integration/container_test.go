@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -152,5 +153,33 @@ func checkNoMounts(t *testing.T, dir string) {
 		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir) {
 			t.Errorf("mount left behind: %s", f[4])
 		}
+	}
+}
+
+// Without namespaces of its own the container shares the host's (runc
+// semantics); its mounts land below the rootfs only and delete removes them.
+func TestNoNamespaces(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		l := obj(c, "linux")
+		l["namespaces"] = []any{}
+		l["maskedPaths"] = []any{}
+		l["readonlyPaths"] = []any{}
+		delete(c, "hostname")
+	}, "sh", "-c", "readlink /proc/self/ns/mnt; readlink /proc/self/ns/net")
+	prop := func() string {
+		out, _ := exec.Command("findmnt", "-no", "PROPAGATION", "/").Output()
+		return string(out)
+	}
+	before := prop()
+	out := e.runOut(b, "hostns")
+	mnt, _ := os.Readlink("/proc/self/ns/mnt")
+	net, _ := os.Readlink("/proc/self/ns/net")
+	if out != mnt+"\n"+net+"\n" {
+		t.Fatalf("namespaces %q, want the host's %s %s", out, mnt, net)
+	}
+	checkNoMounts(t, e.dir)
+	if after := prop(); after != before {
+		t.Fatalf("host / propagation changed: %q -> %q", before, after)
 	}
 }

@@ -136,7 +136,15 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 		}
 	}
 	if !seen[specs.MountNamespace] {
-		return errors.New("linux.namespaces: a mount namespace is required")
+		// Without a mount namespace the mounts are made in the host's
+		// (below the rootfs only) and removed at delete, as with runc;
+		// paths cannot be masked there (runc refuses the same).
+		if len(s.Linux.MaskedPaths) > 0 || len(s.Linux.ReadonlyPaths) > 0 {
+			return errors.New("linux.maskedPaths/readonlyPaths: need a mount namespace of the container's own")
+		}
+		if s.Linux.RootfsPropagation != "" {
+			return errors.New("linux.rootfsPropagation: needs a mount namespace of the container's own")
+		}
 	}
 	if (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) && !seen[specs.UserNamespace] {
 		return errors.New("linux.uidMappings: set without a user namespace")

@@ -292,6 +292,11 @@ func (c *Container) destroy() error {
 		_ = unix.Kill(c.state.Pid, unix.SIGKILL)
 		waitGone(&c.state)
 	}
+	if cfg := c.state.Config; cfg != nil && cfg.Linux != nil && !hasNS(cfg, specs.MountNamespace) && c.state.Rootfs != "" {
+		if err := unmountRootfs(c.state.Rootfs); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if cg != nil {
 		if err := cg.Destroy(); err != nil {
 			errs = append(errs, fmt.Errorf("remove cgroup: %w", err))

@@ -88,7 +88,7 @@ func initContainer(sock *syncSocket) error {
 			return err
 		}
 	}
-	if err := pivotRoot(rfs.rootfs, cfg.NoPivot); err != nil {
+	if err := pivotRoot(rfs.rootfs, cfg.NoPivot, hasNS(spec, specs.MountNamespace)); err != nil {
 		return err
 	}
 	rfs.root.Close()

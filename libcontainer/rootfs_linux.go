@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -65,21 +67,27 @@ type rootfsSetup struct {
 // bind, config mounts, /dev.
 func prepareRootfs(cfg *initConfig) (*rootfsSetup, error) {
 	s := &rootfsSetup{cfg: cfg, spec: cfg.Spec, rootfs: cfg.Rootfs, userns: hasNS(cfg.Spec, specs.UserNamespace)}
-	// Nothing we mount may propagate back to the host.
-	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if p := s.spec.Linux.RootfsPropagation; p != "" {
-		prop = propagationFlags[p]
+	// Without a mount namespace of its own the container's mounts go into
+	// the host's, below the rootfs only: the host's propagation is left as
+	// it is, and delete unmounts them (unmountRootfs).
+	if hasNS(s.spec, specs.MountNamespace) {
+		// Nothing we mount may propagate back to the host.
+		prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
+		if p := s.spec.Linux.RootfsPropagation; p != "" {
+			prop = propagationFlags[p]
+		}
+		if err := unix.Mount("", "/", "", prop, ""); err != nil {
+			return nil, fmt.Errorf("make / %s: %w", s.spec.Linux.RootfsPropagation, err)
+		}
+		// pivot_root refuses a shared parent mount: make the mount holding
+		// the rootfs private (slave if asked), as runc does. A "shared"
+		// propagation goes on the new / after pivot_root (finishRootfs).
+		if err := parentMountPrivate(s.rootfs, prop); err != nil {
+			return nil, err
+		}
 	}
-	if err := unix.Mount("", "/", "", prop, ""); err != nil {
-		return nil, fmt.Errorf("make / %s: %w", s.spec.Linux.RootfsPropagation, err)
-	}
-	// pivot_root refuses a shared parent mount: make the mount holding the
-	// rootfs private (slave if asked), as runc does. A "shared" propagation
-	// is applied to the new / after pivot_root (finishRootfs).
-	if err := parentMountPrivate(s.rootfs, prop); err != nil {
-		return nil, err
-	}
-	// pivot_root needs the new root to be a mount point.
+	// pivot_root needs the new root to be a mount point, and a read-only
+	// root is this bind mount made read-only.
 	if err := unix.Mount(s.rootfs, s.rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return nil, fmt.Errorf("bind rootfs %s: %w", s.rootfs, err)
 	}
@@ -433,7 +441,14 @@ func parentMountPrivate(path string, rootProp uintptr) error {
 
 // pivotRoot makes rootfs the root. The old root is detached without ever
 // being reachable from the container (runc's fd-based pivot_root(".", ".")).
-func pivotRoot(rootfs string, noPivot bool) error {
+func pivotRoot(rootfs string, noPivot, privateMounts bool) error {
+	if !privateMounts {
+		// pivot_root would swap the host's root: chroot, as runc does.
+		if err := unix.Chroot(rootfs); err != nil {
+			return fmt.Errorf("chroot: %w", err)
+		}
+		return unix.Chdir("/")
+	}
 	if noPivot {
 		if err := unix.Chdir(rootfs); err != nil {
 			return err
@@ -485,7 +500,7 @@ func finishRootfs(spec *specs.Spec) error {
 	defer root.Close()
 	// Shared (or unbindable) root propagation goes on the new / only now,
 	// so it never reaches the host's mounts.
-	if p := propagationFlags[spec.Linux.RootfsPropagation]; p != 0 && p&(unix.MS_PRIVATE|unix.MS_SLAVE) == 0 {
+	if p := propagationFlags[spec.Linux.RootfsPropagation]; p != 0 && p&(unix.MS_PRIVATE|unix.MS_SLAVE) == 0 && hasNS(spec, specs.MountNamespace) {
 		if err := unix.Mount("", "/", "", p, ""); err != nil {
 			return fmt.Errorf("linux.rootfsPropagation: %w", err)
 		}
@@ -546,4 +561,21 @@ func readonlyPath(root *os.File, p string) error {
 		return err
 	}
 	return remountAt(root, p, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_REC)
+}
+
+// unmountRootfs removes the mounts a container without a mount namespace of
+// its own left in the host's: everything at or below rootfs, deepest first.
+func unmountRootfs(rootfs string) error {
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(rootfs))
+	if err != nil {
+		return err
+	}
+	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i].Mountpoint) > len(mounts[j].Mountpoint) })
+	var errs []error
+	for _, m := range mounts {
+		if err := unix.Unmount(m.Mountpoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", m.Mountpoint, err))
+		}
+	}
+	return errors.Join(errs...)
 }
