@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/distribution/reference"
 	digest "github.com/opencontainers/go-digest"
 	ispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -308,13 +307,35 @@ func hasHexPrefix(d digest.Digest, hex string) bool {
 	return d.Validate() == nil && strings.HasPrefix(d.Encoded(), hex)
 }
 
-// normalizeRef makes "busybox" and "docker.io/library/busybox:latest" equal.
+// normalizeRef makes "busybox" and "docker.io/library/busybox:latest" equal,
+// with Docker's rules: a first component with a "." or ":" (or "localhost")
+// is a registry, else docker.io; docker.io names without a "/" are under
+// library/; no tag and no digest means ":latest".
+// Written here rather than with distribution/reference, whose ~30 regexps
+// compile at package init: 0.7 ms and 400 KB in every rt process, each
+// container start included, for one string rewrite used only by import.
 func normalizeRef(s string) string {
-	named, err := reference.ParseNormalizedNamed(s)
-	if err != nil {
-		return s
+	name, dgst, hasDigest := strings.Cut(s, "@")
+	tag := ""
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		name, tag = name[:i], name[i:]
 	}
-	return reference.TagNameOnly(named).String()
+	first, rest, hasSlash := strings.Cut(name, "/")
+	if !hasSlash || !(strings.ContainsAny(first, ".:") || first == "localhost") {
+		first, rest = "docker.io", name
+	}
+	if first == "docker.io" && !strings.Contains(rest, "/") {
+		rest = "library/" + rest
+	}
+	out := first + "/" + rest
+	if tag == "" && !hasDigest {
+		tag = ":latest"
+	}
+	out += tag
+	if hasDigest {
+		out += "@" + dgst
+	}
+	return out
 }
 
 // forThisPlatform keeps the candidates for linux/GOARCH, preferring this
