@@ -7,6 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/rt-project/rt/libcontainer"
 )
 
 var killCommand = &cli.Command{
@@ -17,21 +19,14 @@ var killCommand = &cli.Command{
 		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process in the container's cgroup"},
 	},
 	Action: func(c *cli.Context) error {
-		ct, err := loadContainer(c)
-		if err != nil {
-			return err
-		}
 		sig := unix.SIGTERM
 		if c.NArg() > 1 {
+			var err error
 			if sig, err = parseSignal(c.Args().Get(1)); err != nil {
 				return err
 			}
 		}
-		if err := ct.Lock(); err != nil {
-			return err
-		}
-		defer ct.Unlock()
-		return ct.Signal(sig, c.Bool("all"))
+		return withLocked(c, func(ct *libcontainer.Container) error { return ct.Signal(sig, c.Bool("all")) })
 	},
 }
 

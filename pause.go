@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/urfave/cli/v2"
+
+	"github.com/rt-project/rt/libcontainer"
 )
 
 var pauseCommand = &cli.Command{
@@ -9,15 +11,7 @@ var pauseCommand = &cli.Command{
 	Usage:     "freeze every process of a container",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		ct, err := loadContainer(c)
-		if err != nil {
-			return err
-		}
-		if err := ct.Lock(); err != nil {
-			return err
-		}
-		defer ct.Unlock()
-		return ct.Pause()
+		return withLocked(c, (*libcontainer.Container).Pause)
 	},
 }
 
@@ -26,14 +20,6 @@ var resumeCommand = &cli.Command{
 	Usage:     "thaw a paused container",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		ct, err := loadContainer(c)
-		if err != nil {
-			return err
-		}
-		if err := ct.Lock(); err != nil {
-			return err
-		}
-		defer ct.Unlock()
-		return ct.Resume()
+		return withLocked(c, (*libcontainer.Container).Resume)
 	},
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/urfave/cli/v2"
+
+	"github.com/rt-project/rt/libcontainer"
 )
 
 var startCommand = &cli.Command{
@@ -9,14 +11,6 @@ var startCommand = &cli.Command{
 	Usage:     "start the process of a created container",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		ct, err := loadContainer(c)
-		if err != nil {
-			return err
-		}
-		if err := ct.Lock(); err != nil {
-			return err
-		}
-		defer ct.Unlock()
-		return ct.Start()
+		return withLocked(c, (*libcontainer.Container).Start)
 	},
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/docker/go-units"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
+
+	"github.com/rt-project/rt/libcontainer"
 )
 
 var updateCommand = &cli.Command{
@@ -32,14 +34,6 @@ var updateCommand = &cli.Command{
 		&cli.StringFlag{Name: "pids-limit", Usage: "maximum number of pids (-1 unlimited)"},
 	},
 	Action: func(c *cli.Context) error {
-		ct, err := loadContainer(c)
-		if err != nil {
-			return err
-		}
-		if err := ct.Lock(); err != nil {
-			return err
-		}
-		defer ct.Unlock()
 		var r specs.LinuxResources
 		if f := c.String("resources"); f != "" {
 			var in io.Reader = os.Stdin
@@ -57,7 +51,7 @@ var updateCommand = &cli.Command{
 		} else if err := resourcesFromFlags(c, &r); err != nil {
 			return err
 		}
-		return ct.Update(&r)
+		return withLocked(c, func(ct *libcontainer.Container) error { return ct.Update(&r) })
 	},
 }
 

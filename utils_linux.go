@@ -60,6 +60,20 @@ func loadContainer(c *cli.Context) (*libcontainer.Container, error) {
 	return libcontainer.Load(root, id)
 }
 
+// withLocked loads the container named on the command line, holds its lock
+// while fn runs, and releases it.
+func withLocked(c *cli.Context, fn func(*libcontainer.Container) error) error {
+	ct, err := loadContainer(c)
+	if err != nil {
+		return err
+	}
+	if err := ct.Lock(); err != nil {
+		return err
+	}
+	defer ct.Unlock()
+	return fn(ct)
+}
+
 // checkTerminal applies runc's rules (and its messages) for tty and detach.
 func checkTerminal(terminal, detach bool, consoleSocket string) error {
 	if detach && terminal && consoleSocket == "" {

@@ -129,17 +129,9 @@ func initContainer(sock *syncSocket) error {
 			return err
 		}
 	}
-	// Nothing but stdio and the preserved fds may reach the container.
-	if err := closeExecFrom(3 + cfg.PreserveFds); err != nil {
+	if err := handOver(sock, cfg.PreserveFds); err != nil {
 		return err
 	}
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
-		return err
-	}
-	if err := sock.send(msgReady, nil); err != nil {
-		return err
-	}
-	sock.Close()
 	// Block until `rt start` opens the fifo. The fifo is reopened through
 	// the O_PATH fd: its host path is not reachable from here.
 	fifo, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(cfg.FifoFd), os.O_WRONLY, 0)
@@ -166,9 +158,11 @@ func initContainer(sock *syncSocket) error {
 	return fmt.Errorf("exec %s: %w", spec.Process.Args[0], syscall.Exec(path, spec.Process.Args, env))
 }
 
-// waitWithoutProcess reports ready and blocks on the exec fifo forever.
-func waitWithoutProcess(sock *syncSocket, fifoFd int) error {
-	if err := closeExecFrom(3); err != nil {
+// handOver ends set-up: nothing but stdio and the preserved fds may reach
+// the container, the init outlives rt from here on, and the parent hears
+// "ready" (then the socket is closed).
+func handOver(sock *syncSocket, preserveFds int) error {
+	if err := closeExecFrom(3 + preserveFds); err != nil {
 		return err
 	}
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
@@ -177,7 +171,14 @@ func waitWithoutProcess(sock *syncSocket, fifoFd int) error {
 	if err := sock.send(msgReady, nil); err != nil {
 		return err
 	}
-	sock.Close()
+	return sock.Close()
+}
+
+// waitWithoutProcess reports ready and blocks on the exec fifo forever.
+func waitWithoutProcess(sock *syncSocket, fifoFd int) error {
+	if err := handOver(sock, 0); err != nil {
+		return err
+	}
 	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fifoFd), os.O_WRONLY, 0)
 	if err == nil {
 		f.Close()
