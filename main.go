@@ -149,19 +149,14 @@ func logf(level, format string, args ...any) {
 	fmt.Fprintf(logOut, "%s\n", msg)
 }
 
-// fatal reports err as one line and exits 1. With --log the line also goes to
-// the log file, so callers that read the log (containerd) see it.
+// fatal reports err as one line on stderr and exits 1. With --log the line
+// also goes to the log file (containerd reads the last "error" line there),
+// as runc does.
 func fatal(err error) {
-	fatalWithCode(err, 1)
-}
-
-func fatalWithCode(err error, code int) {
 	msg := strings.TrimSpace(err.Error())
-	if logToFile || logJSON {
+	if logToFile {
 		logf("error", "%s", msg)
 	}
-	if !logToFile || !logJSON {
-		fmt.Fprintf(os.Stderr, "rt: %s\n", msg)
-	}
-	os.Exit(code)
+	fmt.Fprintf(os.Stderr, "rt: %s\n", msg)
+	os.Exit(1)
 }

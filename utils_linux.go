@@ -130,6 +130,7 @@ func createContainer(c *cli.Context, id string, detach bool) (*libcontainer.Crea
 	if err := libcontainer.WritePidFile(c.String("pid-file"), ct.Pid()); err != nil {
 		return fail(err)
 	}
+	logf("debug", "created container %s: init pid %d, bundle %s", id, ct.Pid(), bundle)
 	return ct, nil
 }
 
@@ -195,12 +196,14 @@ func runForeground(ct *libcontainer.CreateResult) (int, error) {
 					if tty != nil {
 						tty.drain()
 					}
+					logf("debug", "container %s: init exited (%v)", ct.ID(), ws)
 					return exitStatus(ws), nil
 				}
 			}
 		case unix.SIGURG:
 			// Go's runtime preemption signal: never forward.
 		default:
+			logf("debug", "forwarding %v to the container init %d", sig, pid)
 			_ = unix.Kill(pid, sig)
 		}
 	}
