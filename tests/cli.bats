@@ -182,3 +182,24 @@ load helpers
 	# 0 1 2 and the fd ls itself opens (3)
 	[ "$output" = "0 1 2 3 " ]
 }
+
+@test "run under timeout --preserve-status -s INT: SIGINT reaches a trapping process" {
+	cd "$BUNDLE"
+	set_args sh -c 'trap "echo trapped; exit 5" INT; while :; do sleep 0.1; done'
+	run timeout --preserve-status -s INT 1 "$RT" --root "$ROOT" run sigint1
+	[ "$status" -eq 5 ]
+	[ "$output" = trapped ]
+}
+
+@test "100 containers from a shell loop: all exit 0, nothing is left" {
+	set_args true
+	for i in $(seq 100); do
+		"$RT" --root "$ROOT" run -b "$BUNDLE" "loop$$-$i" >"$WORK/out.$i" 2>&1 &
+	done
+	fails=0
+	for job in $(jobs -p); do wait "$job" || fails=$((fails + 1)); done
+	[ "$fails" -eq 0 ]
+	[ -z "$(rt list -q)" ]
+	! ls -d /sys/fs/cgroup/*/rt/loop$$-* /sys/fs/cgroup/rt/loop$$-* 2>/dev/null
+	! grep -q "$WORK" /proc/self/mountinfo
+}
