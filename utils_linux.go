@@ -169,14 +169,13 @@ func runForeground(ct *libcontainer.CreateResult) (int, error) {
 			return -1, err
 		}
 		defer tty.Close()
+		// Before start: the process may ask for its size at once.
+		tty.resize()
 	}
 	if err := ct.Start(); err != nil {
 		return -1, err
 	}
 	pid := ct.Pid()
-	if tty != nil {
-		tty.resize()
-	}
 	for s := range sigs {
 		sig := s.(unix.Signal)
 		switch sig {

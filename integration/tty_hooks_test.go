@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/containerd/console"
 
 	"golang.org/x/sys/unix"
 )
@@ -144,4 +148,59 @@ func TestFailingHook(t *testing.T) {
 		t.Fatalf("exit %d, %q", code, errs)
 	}
 	assertGone(t, e, "hookfail", 0)
+}
+
+// rt on a real terminal: raw mode, the container's pty gets rt's window size
+// at start and after SIGWINCH.
+func TestTerminalWindowSize(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) { obj(c, "process")["terminal"] = true },
+		"sh", "-c", `stty size; trap 'stty size; exit 0' WINCH; echo waiting; while :; do sleep 0.05; done`)
+	master, slavePath, err := console.NewPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	if err := master.Resize(console.WinSize{Height: 31, Width: 97}); err != nil {
+		t.Fatal(err)
+	}
+	slave, err := os.OpenFile(slavePath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slave.Close()
+	cmd := exec.Command(rtBin(t), "--root", e.root, "run", "-b", b, "winsz")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var out strings.Builder
+	read := func(want string) {
+		buf := make([]byte, 512)
+		done := make(chan bool, 1)
+		go func() {
+			for !strings.Contains(out.String(), want) {
+				n, err := master.Read(buf)
+				out.Write(buf[:n])
+				if err != nil {
+					break
+				}
+			}
+			done <- true
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %q on the terminal; got %q", want, out.String())
+		}
+	}
+	read("waiting")
+	if !strings.Contains(out.String(), "31 97") {
+		t.Fatalf("initial size not passed: %q", out.String())
+	}
+	master.Resize(console.WinSize{Height: 40, Width: 120})
+	cmd.Process.Signal(syscall.SIGWINCH)
+	read("40 120")
 }
