@@ -107,3 +107,33 @@ func TestSeccompFilter(t *testing.T) {
 		t.Fatalf("filter not in force: %q", out)
 	}
 }
+
+// CVE-2025-31133 class: an image whose /dev/null is a symlink (and a config
+// that does not mount a fresh /dev) cannot turn a masked path into a bind of
+// the symlink's target.
+func TestMaskWithSymlinkedDevNull(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		var mounts []any
+		for _, m := range c["mounts"].([]any) {
+			if m.(map[string]any)["destination"] != "/dev" {
+				mounts = append(mounts, m)
+			}
+		}
+		c["mounts"] = mounts
+		obj(c, "linux")["maskedPaths"] = []string{"/etc/hostname-masked"}
+	}, "cat", "/etc/hostname-masked")
+	os.WriteFile(filepath.Join(b, "rootfs/etc/hostname-masked"), []byte("inside"), 0o644)
+	os.MkdirAll(filepath.Join(b, "rootfs/dev"), 0o755)
+	os.Symlink("/etc/passwd", filepath.Join(b, "rootfs/dev/null"))
+	// rt replaces the image's /dev/null with the real node (default
+	// devices), and checks the node before masking with it: the masked
+	// file reads empty, or the run is refused.
+	out, errs, code := e.rtIn(b, nil, "run", "devnull")
+	if code == 0 && out != "" {
+		t.Fatalf("masked path is not masked: %q", out)
+	}
+	if code != 0 && !strings.Contains(errs, "/dev/null") {
+		t.Fatalf("unclear refusal: %q", errs)
+	}
+}

@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -22,11 +23,16 @@ func setupConsole(sock *syncSocket) error {
 		return fmt.Errorf("open pty %s: %w", slavePath, err)
 	}
 	defer slave.Close()
+	// Mount onto the opened file, never through the path: an image's
+	// /dev/console symlink must not redirect the bind (CVE-2025-52565).
 	if f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW, 0o600); err == nil {
+		err := unix.Mount(procFd(slave), procFd(f), "", unix.MS_BIND, "")
 		f.Close()
-		if err := unix.Mount(slavePath, "/dev/console", "", unix.MS_BIND, ""); err != nil {
+		if err != nil {
 			return fmt.Errorf("bind /dev/console: %w", err)
 		}
+	} else if !errors.Is(err, unix.ELOOP) {
+		return fmt.Errorf("/dev/console: %w", err)
 	}
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)

@@ -507,7 +507,7 @@ func finishRootfs(spec *specs.Spec) error {
 	}
 	for k, v := range spec.Linux.Sysctl {
 		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
-		if err := os.WriteFile(p, []byte(v), 0); err != nil {
+		if err := writeProcFile(p, v); err != nil {
 			return fmt.Errorf("linux.sysctl %s: %w", k, err)
 		}
 	}
@@ -545,7 +545,53 @@ func maskPath(root *os.File, p string) error {
 	if fi.IsDir() {
 		return unix.Mount("tmpfs", procFd(f), "tmpfs", unix.MS_RDONLY, "size=0k")
 	}
-	return unix.Mount("/dev/null", procFd(f), "", unix.MS_BIND, "")
+	null, err := openDevNull()
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	return unix.Mount(procFd(null), procFd(f), "", unix.MS_BIND, "")
+}
+
+// openDevNull opens the container's /dev/null without following a symlink
+// and checks that it is the real 1:3 node. CVE-2025-31133: an image whose
+// /dev/null is a symlink (say to /proc/sys/kernel/core_pattern) would
+// otherwise turn "mask this path" into "bind that file here, writable".
+func openDevNull() (*os.File, error) {
+	f, err := os.OpenFile("/dev/null", unix.O_PATH|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /dev/null: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
+		f.Close()
+		return nil, errors.New("/dev/null in the container is not the null device (1:3); refusing to mask with it")
+	}
+	return f, nil
+}
+
+// writeProcFile writes a /proc file only after checking that the file
+// opened is on procfs, so a mount laid over /proc (CVE-2025-52881) cannot
+// redirect the write.
+func writeProcFile(path, data string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Type != unix.PROC_SUPER_MAGIC {
+		return fmt.Errorf("%s is not on procfs", path)
+	}
+	_, err = f.WriteString(data)
+	return err
 }
 
 func readonlyPath(root *os.File, p string) error {
