@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -181,5 +182,25 @@ func TestNoNamespaces(t *testing.T) {
 	checkNoMounts(t, e.dir)
 	if after := prop(); after != before {
 		t.Fatalf("host / propagation changed: %q -> %q", before, after)
+	}
+}
+
+// "rro" makes a bind mount and every mount below it read-only.
+func TestRecursiveReadonlyBind(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	sub := filepath.Join(src, "sub")
+	os.MkdirAll(sub, 0o755)
+	// A submount on the host, which rbind carries along.
+	if err := syscall.Mount("tmpfs", sub, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Unmount(sub, syscall.MNT_DETACH)
+	b := e.bundle("b", func(c map[string]any) {
+		c["mounts"] = append(c["mounts"].([]any),
+			map[string]any{"destination": "/data", "type": "bind", "source": src, "options": []string{"rbind", "rro"}})
+	}, "sh", "-c", "touch /data/x 2>/dev/null || echo top-ro; touch /data/sub/x 2>/dev/null || echo sub-ro")
+	if out := e.runOut(b, "rro"); out != "top-ro\nsub-ro\n" {
+		t.Fatalf("got %q, want both read-only", out)
 	}
 }

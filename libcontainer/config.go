@@ -49,9 +49,14 @@ func describeJSONError(data []byte, err error) string {
 	return fmt.Sprintf("%s: invalid JSON: %v", lineCol(data, off), err)
 }
 
+// lineCol turns encoding/json's offset (bytes read when the error was seen,
+// so one past the offending byte) into the 1-based line:column of that byte.
 func lineCol(data []byte, off int64) string {
 	if off > int64(len(data)) {
 		off = int64(len(data))
+	}
+	if off > 0 {
+		off--
 	}
 	line := 1 + bytes.Count(data[:off], []byte("\n"))
 	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))

@@ -124,6 +124,31 @@ func isBind(m *specs.Mount) bool {
 
 func (s *rootfsSetup) mount(m *specs.Mount) error {
 	p := parseMountOptions(m.Options)
+	if err := s.mountOne(m, p); err != nil {
+		return err
+	}
+	if p.recursiveRO {
+		return recursiveReadonly(s.root, m.Destination)
+	}
+	return nil
+}
+
+// recursiveReadonly makes the mount at dest and every mount below it
+// read-only ("rro"), with mount_setattr(2).
+func recursiveReadonly(root *os.File, dest string) error {
+	f, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
+		return fmt.Errorf("rro: %w", err)
+	}
+	return nil
+}
+
+func (s *rootfsSetup) mountOne(m *specs.Mount, p parsedMount) error {
 	if m.Type == "cgroup" || m.Type == "cgroup2" {
 		return s.mountCgroup(m, p)
 	}

@@ -1,0 +1,129 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rt-project/rt/libcontainer/specconv"
+)
+
+// writeBundle writes spec (or raw JSON) to a temp bundle with a rootfs dir.
+func writeBundle(t *testing.T, spec *specs.Spec, raw string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(raw)
+	if spec != nil {
+		data, _ = json.MarshalIndent(spec, "", "  ")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestLoadSpecDefaultIsValid(t *testing.T) {
+	if _, err := LoadSpec(writeBundle(t, specconv.Default(false), "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSpec(writeBundle(t, specconv.Default(true), "")); err != nil {
+		t.Fatalf("rootless default: %v", err)
+	}
+}
+
+func TestLoadSpecJSONErrorsNameLineAndColumn(t *testing.T) {
+	_, err := LoadSpec(writeBundle(t, nil, "{\n  \"ociVersion\": \"1.0.0\",\n  \"process\": {,\n}"))
+	if err == nil || !strings.Contains(err.Error(), "config.json: line 3:15") {
+		t.Fatalf("got %v", err)
+	}
+	_, err = LoadSpec(writeBundle(t, nil, `{"process": {"args": "sh"}}`))
+	if err == nil || !strings.Contains(err.Error(), "field process.args") {
+		t.Fatalf("type error: %v", err)
+	}
+}
+
+func TestValidateSpecNamesTheField(t *testing.T) {
+	for _, tc := range []struct {
+		edit func(s *specs.Spec)
+		want string
+	}{
+		{func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
+		{func(s *specs.Spec) { s.Process.Cwd = "rel" }, "process.cwd"},
+		{func(s *specs.Spec) { s.Root.Path = "missing" }, "root.path"},
+		{func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
+		}, `linux.namespaces[`},
+		{func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
+		}, "duplicate namespace"},
+		{func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces[:0:0], specs.LinuxNamespace{Type: specs.MountNamespace})
+		}, "hostname"},
+		{func(s *specs.Spec) { s.Mounts = append(s.Mounts, specs.Mount{Destination: "rel/x"}) }, "destination"},
+		{func(s *specs.Spec) { s.Mounts[0].Options = []string{"idmap"} }, "id-mapped"},
+		{func(s *specs.Spec) { s.Process.Capabilities.Bounding = []string{"CAP_NOPE"} }, "process.capabilities.bounding"},
+		{func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOPE"}} }, "process.rlimits[0]"},
+		{func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} }, "linux.uidMappings"},
+		{func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"../x": "1"} }, "linux.sysctl"},
+		{func(s *specs.Spec) { s.Linux.RootfsPropagation = "sideways" }, "linux.rootfsPropagation"},
+		{func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/x", Type: "q"}}
+		}, "linux.devices[0].type"},
+		{func(s *specs.Spec) {
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOTIFY"}
+		}, "linux.seccomp"},
+	} {
+		s := specconv.Default(false)
+		tc.edit(s)
+		err := ValidateSpec(s, writeBundle(t, nil, "{}"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want an error naming %q, got %v", tc.want, err)
+		}
+	}
+}
+
+func TestValidateSpecAllowsWhatRuncAllows(t *testing.T) {
+	bundle := writeBundle(t, nil, "{}")
+	s := specconv.Default(false)
+	s.Process = nil // optional at create
+	if err := ValidateSpec(s, bundle); err != nil {
+		t.Errorf("no process: %v", err)
+	}
+	s = specconv.Default(false)
+	s.Linux.Namespaces = nil // all of the host's, as runc
+	s.Linux.MaskedPaths, s.Linux.ReadonlyPaths, s.Hostname = nil, nil, ""
+	if err := ValidateSpec(s, bundle); err != nil {
+		t.Errorf("no namespaces: %v", err)
+	}
+	s = specconv.Default(false)
+	for i := range s.Linux.Namespaces {
+		if s.Linux.Namespaces[i].Type == specs.UTSNamespace {
+			s.Linux.Namespaces[i].Path = "/proc/self/ns/uts"
+		}
+	}
+	if err := ValidateSpec(s, bundle); err != nil {
+		t.Errorf("hostname in a joined uts namespace: %v", err)
+	}
+}
+
+func TestBootstrapData(t *testing.T) {
+	s := specconv.Default(false)
+	s.Linux.Namespaces = []specs.LinuxNamespace{
+		{Type: specs.UserNamespace, Path: "/proc/1/ns/user"},
+		{Type: specs.PIDNamespace},
+		{Type: specs.MountNamespace},
+	}
+	s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 5, Nanosecs: 7}}
+	got := string(bootstrapData(s))
+	want := "join 268435456 /proc/1/ns/user\nclone 537001984\ntimens boottime 5 7\n"
+	if got != want {
+		t.Fatalf("bootstrap %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,23 @@
+package libcontainer
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseMountOptions(t *testing.T) {
+	p := parseMountOptions([]string{"nosuid", "noexec", "nodev", "ro", "rw", "rbind", "rslave", "mode=755", "size=65536k"})
+	if want := uintptr(unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV | unix.MS_BIND | unix.MS_REC); p.flags != want {
+		t.Errorf("flags %#x, want %#x (rw after ro clears it)", p.flags, want)
+	}
+	if len(p.propagation) != 1 || p.propagation[0] != unix.MS_SLAVE|unix.MS_REC {
+		t.Errorf("propagation %v", p.propagation)
+	}
+	if p.data != "mode=755,size=65536k" {
+		t.Errorf("data %q", p.data)
+	}
+	if p := parseMountOptions([]string{"rro", "rnosuid"}); !p.recursiveRO || p.flags != unix.MS_NOSUID {
+		t.Errorf("recursive options: %+v", p)
+	}
+}
