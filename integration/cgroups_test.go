@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -227,5 +228,32 @@ func TestCgroupNamespaceAndMount(t *testing.T) {
 	}
 	if !strings.Contains(out, "cgroupfs=ro") {
 		t.Errorf("cgroup mount not read-only:\n%s", out)
+	}
+}
+
+// A relative cgroupsPath goes under /rt; the parents rt made for it are
+// removed with the container.
+func TestRelativeCgroupsPath(t *testing.T) {
+	e := newEnv(t)
+	rel := fmt.Sprintf("rt-test-%d/pod/ctr", os.Getpid())
+	b := e.bundle("b", func(c map[string]any) { obj(c, "linux")["cgroupsPath"] = rel }, "cat", "/proc/self/cgroup")
+	e.editConfig(b, func(c map[string]any) {
+		l := obj(c, "linux")
+		var ns []any
+		for _, n := range l["namespaces"].([]any) {
+			if n.(map[string]any)["type"] != "cgroup" {
+				ns = append(ns, n)
+			}
+		}
+		l["namespaces"] = ns
+	})
+	out := e.runOut(b, "relcg")
+	if !strings.Contains(out, "/rt/"+rel) {
+		t.Fatalf("not in /rt/%s:\n%s", rel, out)
+	}
+	for _, pat := range []string{"/sys/fs/cgroup/*/rt/rt-test-*", "/sys/fs/cgroup/rt/rt-test-*"} {
+		if m, _ := filepath.Glob(pat); len(m) > 0 {
+			t.Fatalf("parents left: %v", m)
+		}
 	}
 }

@@ -188,16 +188,21 @@ func removeCgroupDir(dir string) error {
 	}
 }
 
-// removeEmptyDefaultParent removes rt's own shared parent (DefaultParent,
-// "/rt") under base once its last container is gone, so a host that ran
-// rt keeps no cgroup behind. rmdir(2) fails while another container is in
-// it, which is fine; Apply retries if it loses that race. Any other parent
-// may belong to someone else and is never touched.
+// removeEmptyDefaultParent removes the parents rt made for p under its own
+// shared parent (DefaultParent, "/rt": a relative cgroupsPath such as
+// "pod/ctr" makes /rt/pod), and /rt itself, once each is empty, so a host
+// that ran rt keeps no cgroup behind. rmdir(2) fails while another
+// container is in one, which is fine; Apply retries if it loses that race.
+// A parent outside /rt may belong to someone else and is never touched.
 func removeEmptyDefaultParent(base, p string) {
-	if path.Dir(p) != DefaultParent {
+	if !strings.HasPrefix(p, DefaultParent+"/") {
 		return
 	}
-	_ = unix.Rmdir(filepath.Join(base, DefaultParent))
+	for dir := path.Dir(p); strings.HasPrefix(dir+"/", DefaultParent+"/"); dir = path.Dir(dir) {
+		if unix.Rmdir(filepath.Join(base, dir)) != nil {
+			return
+		}
+	}
 }
 
 // retryENOENT runs create again when it failed because a parent directory
