@@ -204,3 +204,16 @@ func TestRecursiveReadonlyBind(t *testing.T) {
 		t.Fatalf("got %q, want both read-only", out)
 	}
 }
+
+// linux.personality and process.ioPriority are applied to the process.
+func TestPersonalityAndIOPriority(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		obj(c, "linux")["personality"] = map[string]any{"domain": "LINUX32"}
+		obj(c, "process")["ioPriority"] = map[string]any{"class": "IOPRIO_CLASS_IDLE", "priority": 0}
+	}, "sh", "-c", "uname -m; ionice -p $$")
+	out := e.runOut(b, "pers")
+	if !strings.HasPrefix(out, "i686\n") || !strings.Contains(out, "idle") {
+		t.Fatalf("got %q, want i686 and the idle io class", out)
+	}
+}

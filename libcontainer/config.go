@@ -190,8 +190,8 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 	if _, err := seccompConfig(s.Linux.Seccomp); err != nil {
 		return fmt.Errorf("linux.seccomp: %w", err)
 	}
-	if s.Linux.IntelRdt != nil {
-		return errors.New("linux.intelRdt: not supported")
+	if err := checkUnsupported(s); err != nil {
+		return err
 	}
 	for k := range s.Linux.Sysctl {
 		if strings.Contains(k, "/") || strings.Contains(k, "..") {
@@ -220,4 +220,74 @@ func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 		}
 	}
 	return false
+}
+
+// checkUnsupported refuses settings rt cannot honour. Silently running a
+// container unconfined, or on other CPUs or priorities than asked, would be
+// worse than a clear error. Labels are ignored only where the host has no
+// AppArmor or SELinux, as runc does.
+func checkUnsupported(s *specs.Spec) error {
+	l := s.Linux
+	switch {
+	case l.IntelRdt != nil:
+		return errors.New("linux.intelRdt: not supported")
+	case len(l.NetDevices) > 0:
+		return errors.New("linux.netDevices: not supported")
+	case l.MemoryPolicy != nil:
+		return errors.New("linux.memoryPolicy: not supported")
+	case l.MountLabel != "" && selinuxEnabled():
+		return errors.New("linux.mountLabel: SELinux labels are not supported yet")
+	}
+	if p := s.Process; p != nil {
+		switch {
+		case p.Scheduler != nil:
+			return errors.New("process.scheduler: not supported")
+		case p.ExecCPUAffinity != nil:
+			return errors.New("process.execCPUAffinity: not supported")
+		case p.ApparmorProfile != "" && apparmorEnabled():
+			return errors.New("process.apparmorProfile: AppArmor profiles are not supported yet (refusing to run unconfined)")
+		case p.SelinuxLabel != "" && selinuxEnabled():
+			return errors.New("process.selinuxLabel: SELinux labels are not supported yet")
+		}
+		if p.IOPriority != nil {
+			if _, ok := ioprioClasses[p.IOPriority.Class]; !ok {
+				return fmt.Errorf("process.ioPriority.class: unknown class %q", p.IOPriority.Class)
+			}
+			if p.IOPriority.Priority < 0 || p.IOPriority.Priority > 7 {
+				return fmt.Errorf("process.ioPriority.priority: %d is not in 0..7", p.IOPriority.Priority)
+			}
+		}
+	}
+	if pers := l.Personality; pers != nil {
+		if _, ok := personalities[pers.Domain]; !ok {
+			return fmt.Errorf("linux.personality.domain: unknown domain %q", pers.Domain)
+		}
+		if len(pers.Flags) > 0 {
+			return errors.New("linux.personality.flags: not supported")
+		}
+	}
+	return nil
+}
+
+func apparmorEnabled() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && len(b) > 0 && b[0] == 'Y'
+}
+
+func selinuxEnabled() bool {
+	_, err := os.Stat("/sys/fs/selinux/enforce")
+	return err == nil
+}
+
+// personalities maps the spec's execution domains to personality(2) values.
+var personalities = map[specs.LinuxPersonalityDomain]uintptr{
+	specs.PerLinux:   0x0000,
+	specs.PerLinux32: 0x0008,
+}
+
+// ioprioClasses maps the spec's classes to the kernel's IOPRIO_CLASS_*.
+var ioprioClasses = map[specs.IOPriorityClass]int{
+	specs.IOPRIO_CLASS_RT:   1,
+	specs.IOPRIO_CLASS_BE:   2,
+	specs.IOPRIO_CLASS_IDLE: 3,
 }

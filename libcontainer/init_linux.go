@@ -110,6 +110,11 @@ func initContainer(sock *syncSocket) error {
 	if err := finishRootfs(spec); err != nil {
 		return err
 	}
+	if pers := spec.Linux.Personality; pers != nil {
+		if _, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, personalities[pers.Domain], 0, 0); errno != 0 {
+			return fmt.Errorf("linux.personality: %w", errno)
+		}
+	}
 	if spec.Process == nil {
 		// Nothing to run: stay created; `rt start` refuses such a container.
 		return waitWithoutProcess(sock, cfg.FifoFd)
@@ -214,6 +219,13 @@ func setupProcess(p *specs.Process, sc *specs.LinuxSeccomp) ([]specs.POSIXRlimit
 	late, err := setRlimits(p.Rlimits, true)
 	if err != nil {
 		return nil, err
+	}
+	if io := p.IOPriority; io != nil {
+		// ioprio_set(IOPRIO_WHO_PROCESS, self, class<<13 | level)
+		prio := uintptr(ioprioClasses[io.Class]<<13 | io.Priority)
+		if _, _, errno := unix.Syscall(unix.SYS_IOPRIO_SET, 1, 0, prio); errno != 0 {
+			return nil, fmt.Errorf("process.ioPriority: %w", errno)
+		}
 	}
 	if p.OOMScoreAdj != nil {
 		if err := writeProcFile("/proc/self/oom_score_adj", strconv.Itoa(*p.OOMScoreAdj)); err != nil {
