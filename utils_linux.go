@@ -106,9 +106,19 @@ func createContainer(c *cli.Context, id string, detach bool) (*libcontainer.Crea
 	if c.String("pidfd-socket") != "" {
 		return nil, errors.New("--pidfd-socket: not supported")
 	}
+	var rootless bool
+	switch v := c.String("rootless"); v {
+	case "auto":
+		rootless = os.Geteuid() != 0
+	case "true", "false":
+		rootless = v == "true"
+	default:
+		return nil, fmt.Errorf("--rootless: %q is not true, false or auto", v)
+	}
 	ct, err := libcontainer.Create(libcontainer.CreateOpts{
 		Root: root, ID: id, Bundle: bundle, Spec: spec,
 		NoPivot: c.Bool("no-pivot"), PreserveFds: c.Int("preserve-fds"),
+		Rootless: rootless,
 	})
 	if err != nil {
 		return nil, err

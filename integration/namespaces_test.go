@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -116,5 +117,49 @@ func TestNoPivot(t *testing.T) {
 	out, errs, code := e.rtIn(b, nil, "run", "--no-pivot", "nopivot")
 	if code != 0 || !strings.Contains(out, "bin") {
 		t.Fatalf("exit %d: %q %q", code, out, errs)
+	}
+}
+
+// Rootless: an unprivileged user runs a `spec --rootless` bundle; without
+// rights on the cgroup tree the container runs in the caller's cgroup.
+func TestRootless(t *testing.T) {
+	e := newEnv(t)
+	runuser, err := exec.LookPath("runuser")
+	if err != nil {
+		t.Skip("runuser not installed")
+	}
+	if out, err := exec.Command(runuser, "-u", "nobody", "--", rtBin(t), "--version").CombinedOutput(); err != nil {
+		t.Skipf("the rt binary is not reachable by nobody here: %s", out)
+	}
+	const nobody = 65534
+	b := e.bundle("b", nil, "true")
+	os.Remove(filepath.Join(b, "config.json"))
+	e.mustRT("spec", "--rootless", "--bundle", b)
+	e.editConfig(b, func(c map[string]any) {
+		p := obj(c, "process")
+		p["terminal"] = false
+		p["args"] = []string{"sh", "-c", "id -u; cat /proc/self/uid_map"}
+		l := obj(c, "linux")
+		l["uidMappings"] = []any{map[string]any{"containerID": 0, "hostID": nobody, "size": 1}}
+		l["gidMappings"] = []any{map[string]any{"containerID": 0, "hostID": nobody, "size": 1}}
+	})
+	xdg := filepath.Join(e.dir, "xdg")
+	os.MkdirAll(xdg, 0o700)
+	for _, p := range []string{e.dir, b, xdg} {
+		os.Chmod(p, 0o755)
+	}
+	os.Chown(xdg, nobody, nobody)
+	cmd := exec.Command(runuser, "-u", "nobody", "--", rtBin(t), "run", "rootless")
+	cmd.Dir = b
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+xdg)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("rootless run: %v\n%s", err, out)
+	}
+	if f := strings.Fields(string(out)); len(f) != 4 || f[0] != "0" || f[2] != itoa(nobody) {
+		t.Fatalf("got %q, want root inside mapped to %d", out, nobody)
+	}
+	if _, err := os.Stat(filepath.Join(xdg, "rt")); err != nil {
+		t.Fatalf("state not under $XDG_RUNTIME_DIR/rt: %v", err)
 	}
 }

@@ -284,7 +284,8 @@ func (c *Container) destroy() error {
 		errs = append(errs, err)
 	}
 	if cg != nil {
-		if err := cg.Kill(unix.SIGKILL); err != nil {
+		// A cgroup that was never made (create failed early) is fine.
+		if err := cg.Kill(unix.SIGKILL); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("kill processes: %w", err))
 		}
 	}

@@ -26,6 +26,9 @@ type CreateOpts struct {
 	Spec        *specs.Spec
 	NoPivot     bool
 	PreserveFds int
+	// Rootless: run without a cgroup when the caller has no rights on the
+	// cgroup tree (and asks for no limits), instead of failing.
+	Rootless bool
 	// Stdio of the init when it has no terminal; nil means rt's own.
 	Stdin, Stdout, Stderr *os.File
 }
@@ -204,9 +207,20 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	// The cgroup holds the intermediate before it reads the bootstrap, so
 	// every process it forks, the init included, starts inside it.
 	if err := p.cg.Apply(p.cmd.Process.Pid); err != nil {
-		return nil, fmt.Errorf("cgroup %s: %w", p.cg.Path(), err)
-	}
-	if err := p.cg.Set(spec.Linux.Resources); err != nil {
+		// Rootless: without rights on the cgroup tree the container runs in
+		// its caller's cgroup, unless it asks for limits (runc's rule).
+		if !p.opts.Rootless || !errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("cgroup %s: %w", p.cg.Path(), err)
+		}
+		if hasLimits(spec.Linux.Resources) {
+			return nil, fmt.Errorf("linux.resources: limits need cgroup rights a rootless caller lacks: %w", err)
+		}
+		_ = p.cg.Destroy()
+		p.c.state.CgroupPath = ""
+		if err := p.c.saveState(); err != nil {
+			return nil, err
+		}
+	} else if err := p.cg.Set(spec.Linux.Resources); err != nil {
 		return nil, fmt.Errorf("linux.resources: %w", err)
 	}
 	if err := p.sock.send("bootstrap", bootstrapData(spec)); err != nil {
@@ -353,5 +367,22 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 	if err := write("uid_map", l.UIDMappings); err != nil {
 		return err
 	}
+	// An unprivileged caller may map its own gid only with setgroups(2)
+	// disabled in the namespace.
+	if os.Geteuid() != 0 {
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
+			return fmt.Errorf("linux.gidMappings: deny setgroups: %w", err)
+		}
+	}
 	return write("gid_map", l.GIDMappings)
+}
+
+// hasLimits reports whether r sets any limit (device rules alone do not
+// count: they are only the defaults without a device cgroup).
+func hasLimits(r *specs.LinuxResources) bool {
+	if r == nil {
+		return false
+	}
+	return r.Memory != nil || r.CPU != nil || r.Pids != nil || r.BlockIO != nil ||
+		len(r.HugepageLimits) > 0 || r.Network != nil || len(r.Unified) > 0 || len(r.Rdma) > 0
 }
