@@ -554,12 +554,19 @@ func finishRootfs(spec *specs.Spec) error {
 	return nil
 }
 
-func maskPath(root *os.File, p string) error {
+// openIfExists opens p inside root (O_PATH); nil, nil when it does not
+// exist: masked and read-only paths missing from an image are skipped.
+func openIfExists(root *os.File, p string) (*os.File, error) {
 	f, err := pathrs.OpenatInRoot(root, p)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
-	if err != nil {
+	return f, err
+}
+
+func maskPath(root *os.File, p string) error {
+	f, err := openIfExists(root, p)
+	if err != nil || f == nil {
 		return err
 	}
 	defer f.Close()
@@ -620,11 +627,8 @@ func writeProcFile(path, data string) error {
 }
 
 func readonlyPath(root *os.File, p string) error {
-	f, err := pathrs.OpenatInRoot(root, p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	f, err := openIfExists(root, p)
+	if err != nil || f == nil {
 		return err
 	}
 	defer f.Close()
