@@ -180,11 +180,7 @@ func (e *env) state(id string) map[string]any {
 	return st
 }
 
-// setArgs, setPath: small config edits used by many tests.
-func setArgs(args ...string) func(map[string]any) {
-	return func(c map[string]any) { c["process"].(map[string]any)["args"] = args }
-}
-
+// obj returns m[key] as an object, creating it when missing.
 func obj(m map[string]any, key string) map[string]any {
 	if v, ok := m[key].(map[string]any); ok {
 		return v
