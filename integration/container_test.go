@@ -217,3 +217,24 @@ func TestPersonalityAndIOPriority(t *testing.T) {
 		t.Fatalf("got %q, want i686 and the idle io class", out)
 	}
 }
+
+// umask, rlimits, oomScoreAdj, noNewPrivileges, env and domainname reach
+// the process.
+func TestProcessSettings(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		c["domainname"] = "example.test"
+		obj(c, "linux")["sysctl"] = map[string]string{"kernel.msgmax": "4096"}
+		p := obj(c, "process")
+		p["user"] = map[string]any{"uid": 0, "gid": 0, "umask": 0o077}
+		p["rlimits"] = []any{map[string]any{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}}
+		p["oomScoreAdj"] = 123
+		p["noNewPrivileges"] = true
+		p["env"] = []string{"PATH=/bin", "FOO=bar baz"}
+	}, "sh", "-c", `umask; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; grep NoNewPrivs /proc/self/status; echo "FOO=$FOO"; cat /proc/sys/kernel/domainname; cat /proc/sys/kernel/msgmax`)
+	out := e.runOut(b, "procset")
+	want := "0077\n321\n654\n123\nNoNewPrivs:\t1\nFOO=bar baz\nexample.test\n4096\n"
+	if out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+}
