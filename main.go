@@ -76,6 +76,7 @@ var commands = []*cli.Command{
 	createCommand,
 	deleteCommand,
 	eventsCommand,
+	execCommand,
 	killCommand,
 	listCommand,
 	pauseCommand,
@@ -153,10 +154,14 @@ func logf(level, format string, args ...any) {
 // also goes to the log file (containerd reads the last "error" line there),
 // as runc does.
 func fatal(err error) {
+	fatalWithCode(err, 1)
+}
+
+func fatalWithCode(err error, code int) {
 	msg := strings.TrimSpace(err.Error())
 	if logToFile {
 		logf("error", "%s", msg)
 	}
 	fmt.Fprintf(os.Stderr, "rt: %s\n", msg)
-	os.Exit(1)
+	os.Exit(code)
 }

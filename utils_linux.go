@@ -163,29 +163,38 @@ func sendConsole(path string, master *os.File) error {
 	return nil
 }
 
-// runForeground starts a created container and stays with it: forwards
-// signals, serves the terminal, reaps, and returns the exit status
-// (128+N for a signal).
+// runForeground starts a created container and stays with it (see
+// foreground).
 func runForeground(ct *libcontainer.CreateResult) (int, error) {
+	return foreground(ct.ID(), ct.Pid(), ct.Console, ct.Start)
+}
+
+// foreground serves a process in the foreground until it exits: runs start
+// (nil: already started), forwards signals, serves the terminal, reaps, and
+// returns the exit status (128+N for a signal).
+func foreground(id string, pid int, console *os.File, start func() error) (int, error) {
 	// Subscribe before start so no signal is lost in between.
 	sigs := make(chan os.Signal, 128)
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
 
 	var tty *ttyBridge
-	if ct.Console != nil {
+	if console != nil {
 		var err error
-		if tty, err = newTTYBridge(ct.Console); err != nil {
+		if tty, err = newTTYBridge(console); err != nil {
 			return -1, err
 		}
 		defer tty.Close()
 		// Before start: the process may ask for its size at once.
 		tty.resize()
 	}
-	if err := ct.Start(); err != nil {
-		return -1, err
+	if start != nil {
+		if err := start(); err != nil {
+			return -1, err
+		}
 	}
-	pid := ct.Pid()
+	// The process may have exited before we subscribed to SIGCHLD.
+	sigs <- unix.SIGCHLD
 	for s := range sigs {
 		sig := s.(unix.Signal)
 		switch sig {
@@ -205,14 +214,14 @@ func runForeground(ct *libcontainer.CreateResult) (int, error) {
 					if tty != nil {
 						tty.drain()
 					}
-					logf("debug", "container %s: init exited (%v)", ct.ID(), ws)
+					logf("debug", "container %s: process %d exited (%v)", id, pid, ws)
 					return exitStatus(ws), nil
 				}
 			}
 		case unix.SIGURG:
 			// Go's runtime preemption signal: never forward.
 		default:
-			logf("debug", "forwarding %v to the container init %d", sig, pid)
+			logf("debug", "forwarding %v to the container process %d", sig, pid)
 			_ = unix.Kill(pid, sig)
 		}
 	}

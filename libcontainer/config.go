@@ -79,27 +79,9 @@ var nsFlags = map[specs.LinuxNamespaceType]int{
 // bad config leaves nothing behind. Each error names the field.
 func ValidateSpec(s *specs.Spec, bundle string) error {
 	// process is optional at create (runtime-spec); start then refuses.
-	if p := s.Process; p != nil {
-		if len(p.Args) == 0 {
-			return errors.New("process.args: must not be empty")
-		}
-		if p.Cwd != "" && !filepath.IsAbs(p.Cwd) {
-			return fmt.Errorf("process.cwd: %q is not an absolute path", p.Cwd)
-		}
-		if p.Capabilities != nil {
-			c := p.Capabilities
-			for field, set := range map[string][]string{"bounding": c.Bounding, "effective": c.Effective, "permitted": c.Permitted, "inheritable": c.Inheritable, "ambient": c.Ambient} {
-				for _, name := range set {
-					if _, err := capFromName(name); err != nil {
-						return fmt.Errorf("process.capabilities.%s: %w", field, err)
-					}
-				}
-			}
-		}
-		for i, r := range p.Rlimits {
-			if _, ok := rlimitTypes[r.Type]; !ok {
-				return fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, r.Type)
-			}
+	if s.Process != nil {
+		if err := validateProcess(s.Process); err != nil {
+			return err
 		}
 	}
 	if s.Root == nil || s.Root.Path == "" {
@@ -290,4 +272,29 @@ var ioprioClasses = map[specs.IOPriorityClass]int{
 	specs.IOPRIO_CLASS_RT:   1,
 	specs.IOPRIO_CLASS_BE:   2,
 	specs.IOPRIO_CLASS_IDLE: 3,
+}
+
+// validateProcess checks a process of config.json or of `rt exec`.
+func validateProcess(p *specs.Process) error {
+	if len(p.Args) == 0 {
+		return errors.New("process.args: must not be empty")
+	}
+	if p.Cwd != "" && !filepath.IsAbs(p.Cwd) {
+		return fmt.Errorf("process.cwd: %q is not an absolute path", p.Cwd)
+	}
+	if c := p.Capabilities; c != nil {
+		for field, set := range map[string][]string{"bounding": c.Bounding, "effective": c.Effective, "permitted": c.Permitted, "inheritable": c.Inheritable, "ambient": c.Ambient} {
+			for _, name := range set {
+				if _, err := capFromName(name); err != nil {
+					return fmt.Errorf("process.capabilities.%s: %w", field, err)
+				}
+			}
+		}
+	}
+	for i, r := range p.Rlimits {
+		if _, ok := rlimitTypes[r.Type]; !ok {
+			return fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, r.Type)
+		}
+	}
+	return nil
 }

@@ -10,9 +10,10 @@ import (
 )
 
 // setupConsole allocates the container's pty from its own devpts, makes the
-// slave the init's controlling terminal and stdio, bind-mounts it on
-// /dev/console, and sends the master to the parent (message "pty").
-func setupConsole(sock *syncSocket) error {
+// slave the process's controlling terminal and stdio, bind-mounts it on
+// /dev/console (the init only), and sends the master to the parent
+// (message "pty").
+func setupConsole(sock *syncSocket, devConsole bool) error {
 	master, slavePath, err := console.NewPty()
 	if err != nil {
 		return fmt.Errorf("allocate pty: %w", err)
@@ -25,7 +26,9 @@ func setupConsole(sock *syncSocket) error {
 	defer slave.Close()
 	// Mount onto the opened file, never through the path: an image's
 	// /dev/console symlink must not redirect the bind (CVE-2025-52565).
-	if f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW, 0o600); err == nil {
+	if !devConsole {
+		// exec: the container's /dev/console stays the init's.
+	} else if f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW, 0o600); err == nil {
 		err := unix.Mount(procFd(slave), procFd(f), "", unix.MS_BIND, "")
 		f.Close()
 		if err != nil {

@@ -117,10 +117,13 @@ func Create(o CreateOpts) (_ *CreateResult, retErr error) {
 type initProcess struct {
 	c    *Container
 	opts *CreateOpts
-	cg   cgroups.Manager
+	cg   cgroups.Manager // nil: no cgroup (rootless exec)
 	cmd  *exec.Cmd
 	sock *syncSocket
 	pid  int
+	// joinPid is set for `rt exec`: the new process joins the namespaces
+	// of this (the container's init) instead of setting up a container.
+	joinPid int
 }
 
 func (p *initProcess) start() (*os.File, error) {
@@ -137,12 +140,6 @@ func (p *initProcess) start() (*os.File, error) {
 	}
 	p.sock = parent
 	defer parent.Close()
-	fifo, err := os.OpenFile(filepath.Join(p.c.dir, fifoName), unix.O_PATH, 0)
-	if err != nil {
-		child.Close()
-		return nil, fmt.Errorf("open exec fifo: %w", err)
-	}
-	defer fifo.Close()
 
 	// fds 3..3+N-1 are the caller's preserved fds; ours follow them.
 	var extra []*os.File
@@ -150,7 +147,18 @@ func (p *initProcess) start() (*os.File, error) {
 		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
 	}
 	sockFd := 3 + len(extra)
-	extra = append(extra, child.f, fifo)
+	extra = append(extra, child.f)
+	fifoFd := -1
+	if p.joinPid == 0 {
+		fifo, err := os.OpenFile(filepath.Join(p.c.dir, fifoName), unix.O_PATH, 0)
+		if err != nil {
+			child.Close()
+			return nil, fmt.Errorf("open exec fifo: %w", err)
+		}
+		defer fifo.Close()
+		fifoFd = 3 + len(extra)
+		extra = append(extra, fifo)
+	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
 		Args:       []string{"rt", "init"},
@@ -172,7 +180,7 @@ func (p *initProcess) start() (*os.File, error) {
 	}
 	child.Close()
 	p.cmd = cmd
-	console, err := p.handshake(3 + len(extra) - 1)
+	console, err := p.handshake(fifoFd)
 	if err != nil {
 		p.kill()
 		return nil, err
@@ -206,7 +214,13 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	spec := p.opts.Spec
 	// The cgroup holds the intermediate before it reads the bootstrap, so
 	// every process it forks, the init included, starts inside it.
-	if err := p.cg.Apply(p.cmd.Process.Pid); err != nil {
+	if p.joinPid != 0 {
+		if p.cg != nil {
+			if err := p.cg.Apply(p.cmd.Process.Pid); err != nil {
+				return nil, fmt.Errorf("join cgroup %s: %w", p.cg.Path(), err)
+			}
+		}
+	} else if err := p.cg.Apply(p.cmd.Process.Pid); err != nil {
 		// Rootless: without rights on the cgroup tree the container runs in
 		// its caller's cgroup, unless it asks for limits (runc's rule).
 		if !p.opts.Rootless || !errors.Is(err, os.ErrPermission) {
@@ -223,7 +237,11 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	} else if err := p.cg.Set(spec.Linux.Resources); err != nil {
 		return nil, fmt.Errorf("linux.resources: %w", err)
 	}
-	if err := p.sock.send("bootstrap", bootstrapData(spec)); err != nil {
+	boot := bootstrapData(spec)
+	if p.joinPid != 0 {
+		boot = joinData(spec, p.joinPid)
+	}
+	if err := p.sock.send("bootstrap", boot); err != nil {
 		return nil, err
 	}
 	for {
@@ -262,8 +280,8 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	}
 	cfg, err := json.Marshal(&initConfig{
 		Spec: spec, ID: p.c.state.ID, Bundle: p.c.state.Bundle, Rootfs: p.c.state.Rootfs,
-		NoPivot: p.opts.NoPivot, CgroupPath: p.cg.Path(), PreserveFds: p.opts.PreserveFds,
-		FifoFd: fifoFd, HostPid: p.pid,
+		NoPivot: p.opts.NoPivot, CgroupPath: p.c.state.CgroupPath, PreserveFds: p.opts.PreserveFds,
+		FifoFd: fifoFd, HostPid: p.pid, Exec: p.joinPid != 0,
 	})
 	if err != nil {
 		return nil, err
@@ -298,6 +316,9 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 			}
 			console = fd
 		case msgReady:
+			if p.joinPid != 0 {
+				return console, nil // an exec'd process is not the container's state
+			}
 			p.c.state.Pid, p.c.state.StartTime = p.pid, start
 			if err := p.c.saveState(); err != nil {
 				return nil, err
@@ -333,6 +354,24 @@ func describeWait(ws unix.WaitStatus) string {
 		return "killed by " + ws.Signal().String()
 	}
 	return "exit status " + strconv.Itoa(ws.ExitStatus())
+}
+
+// procNSNames are the /proc/<pid>/ns names of the spec's namespace types.
+var procNSNames = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
+	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+// joinData is the bootstrap of `rt exec`: join every namespace the
+// container has (its init's), create none.
+func joinData(spec *specs.Spec, pid int) []byte {
+	var b strings.Builder
+	for _, ns := range spec.Linux.Namespaces {
+		fmt.Fprintf(&b, "join %d /proc/%d/ns/%s\n", nsFlags[ns.Type], pid, procNSNames[ns.Type])
+	}
+	b.WriteString("clone 0\n")
+	return []byte(b.String())
 }
 
 // bootstrapData is the message nsenter.c parses.

@@ -28,6 +28,7 @@ type initConfig struct {
 	PreserveFds int         `json:"preserve_fds"`
 	FifoFd      int         `json:"fifo_fd"`
 	HostPid     int         `json:"host_pid"` // the init's pid as the host sees it, for hooks' state
+	Exec        bool        `json:"exec"`     // `rt exec`: a process joining a running container
 }
 
 // Env variables the parent sets for the init.
@@ -70,6 +71,9 @@ func initContainer(sock *syncSocket) error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return err
 	}
+	if cfg.Exec {
+		return initExec(sock, &cfg)
+	}
 	rfs, err := prepareRootfs(&cfg)
 	if err != nil {
 		return err
@@ -103,7 +107,7 @@ func initContainer(sock *syncSocket) error {
 		}
 	}
 	if spec.Process != nil && spec.Process.Terminal {
-		if err := setupConsole(sock); err != nil {
+		if err := setupConsole(sock, true); err != nil {
 			return err
 		}
 	}
@@ -157,6 +161,39 @@ func initContainer(sock *syncSocket) error {
 	// when execve succeeds (or the init dies), and poststart hooks run
 	// after the user process is in place.
 	unix.Close(cfg.FifoFd)
+	if _, err := setRlimits(lateRlimits, false); err != nil {
+		return err
+	}
+	return fmt.Errorf("exec %s: %w", spec.Process.Args[0], syscall.Exec(path, spec.Process.Args, env))
+}
+
+// initExec runs a process in an existing container (`rt exec`). nsenter.c
+// has joined its namespaces; joining the mount namespace also made its root
+// ours. Everything about the process is set as for the init, without the
+// rootfs steps and without waiting for start.
+func initExec(sock *syncSocket, cfg *initConfig) error {
+	spec := cfg.Spec
+	if spec.Process.Terminal {
+		if err := setupConsole(sock, false); err != nil {
+			return err
+		}
+	}
+	lateRlimits, err := setupProcess(spec.Process, spec.Linux.Seccomp)
+	if err != nil {
+		return err
+	}
+	path, env, err := lookExecutable(spec.Process)
+	if err != nil {
+		return err
+	}
+	if spec.Process.NoNewPrivileges {
+		if err := loadSeccomp(spec.Linux.Seccomp); err != nil {
+			return err
+		}
+	}
+	if err := handOver(sock, cfg.PreserveFds); err != nil {
+		return err
+	}
 	if _, err := setRlimits(lateRlimits, false); err != nil {
 		return err
 	}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+
+	"github.com/rt-project/rt/libcontainer"
+)
+
+// execExitFailed is runc's exit status when exec itself fails (as opposed
+// to the process exiting non-zero): callers such as containerd and podman
+// tell the two apart by it.
+const execExitFailed = 255
+
+var execCommand = &cli.Command{
+	Name:      "exec",
+	Usage:     "run a process in a running container",
+	ArgsUsage: "<container-id> <command> [args...] (or -p process.json)",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "process.json `FILE` (a runtime-spec process); other process flags are then ignored"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the process has started"},
+		&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid to `FILE`"},
+		&cli.StringFlag{Name: "console-socket", Usage: "unix socket `PATH` that receives the pty master"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "not supported", Hidden: true},
+		&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add or replace an environment variable (NAME=value)"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "uid[:gid] to run as"},
+		&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gid"},
+		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability (CAP_NAME)"},
+		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privileges"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass `N` extra fds (3..3+N-1)"},
+		&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
+		&cli.StringFlag{Name: "process-label", Usage: "SELinux label (not supported)"},
+		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile (not supported)"},
+		&cli.StringFlag{Name: "cgroup", Usage: "sub-cgroup (not supported)"},
+	},
+	Action: func(c *cli.Context) error {
+		status, err := execProcess(c)
+		if err != nil {
+			fatalWithCode(err, execExitFailed)
+		}
+		os.Exit(status)
+		return nil
+	},
+}
+
+func execProcess(c *cli.Context) (int, error) {
+	for _, f := range []string{"pidfd-socket", "process-label", "apparmor", "cgroup"} {
+		if c.String(f) != "" {
+			return -1, fmt.Errorf("--%s: not supported", f)
+		}
+	}
+	ct, err := loadContainer(c)
+	if err != nil {
+		return -1, err
+	}
+	p, err := execSpec(c, ct.Spec())
+	if err != nil {
+		return -1, err
+	}
+	detach := c.Bool("detach")
+	sock := c.String("console-socket")
+	if err := checkTerminal(p.Terminal, detach, sock); err != nil {
+		return -1, err
+	}
+	// Lock only while starting: other commands may act on the container
+	// while the process runs.
+	if err := ct.Lock(); err != nil {
+		return -1, err
+	}
+	res, err := ct.Exec(libcontainer.ExecOpts{Process: p, PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused")})
+	ct.Unlock()
+	if err != nil {
+		return -1, err
+	}
+	if sock != "" && res.Console != nil {
+		err := sendConsole(sock, res.Console)
+		res.Console.Close()
+		res.Console = nil
+		if err != nil {
+			return -1, err
+		}
+	}
+	if err := libcontainer.WritePidFile(c.String("pid-file"), res.Pid); err != nil {
+		return -1, err
+	}
+	if detach {
+		return 0, nil
+	}
+	return foreground(ct.ID(), res.Pid, res.Console, nil)
+}
+
+// execSpec is the process to run: -p process.json, or the container's own
+// process with the command line and the flags applied (as runc does).
+func execSpec(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
+	if f := c.String("process"); f != "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--process: %w", err)
+		}
+		var p specs.Process
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, fmt.Errorf("--process %s: invalid JSON: %w", f, err)
+		}
+		return &p, nil
+	}
+	if c.NArg() < 2 {
+		return nil, errors.New("exec: missing command (usage: rt exec <container-id> <command> [args...])")
+	}
+	if spec == nil || spec.Process == nil {
+		return nil, errors.New("exec: the container has no process to start from; use --process")
+	}
+	p := *spec.Process
+	p.Args = c.Args().Slice()[1:]
+	p.Terminal = c.Bool("tty")
+	p.Env = mergeEnv(p.Env, c.StringSlice("env"))
+	if cwd := c.String("cwd"); cwd != "" {
+		p.Cwd = cwd
+	}
+	if u := c.String("user"); u != "" {
+		uid, gid, hasGid := strings.Cut(u, ":")
+		n, err := strconv.ParseUint(uid, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("--user %q: uid must be a number", u)
+		}
+		p.User = specs.User{UID: uint32(n), GID: p.User.GID}
+		if hasGid {
+			g, err := strconv.ParseUint(gid, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("--user %q: gid must be a number", u)
+			}
+			p.User.GID = uint32(g)
+		}
+	}
+	for _, g := range c.StringSlice("additional-gids") {
+		n, err := strconv.ParseUint(g, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("--additional-gids %q: not a number", g)
+		}
+		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(n))
+	}
+	if caps := c.StringSlice("cap"); len(caps) > 0 {
+		cp := specs.LinuxCapabilities{}
+		if p.Capabilities != nil {
+			cp = *p.Capabilities
+		}
+		cp.Bounding = append(append([]string{}, cp.Bounding...), caps...)
+		cp.Effective = append(append([]string{}, cp.Effective...), caps...)
+		cp.Permitted = append(append([]string{}, cp.Permitted...), caps...)
+		cp.Ambient = append(append([]string{}, cp.Ambient...), caps...)
+		cp.Inheritable = append(append([]string{}, cp.Inheritable...), caps...)
+		p.Capabilities = &cp
+	}
+	if c.Bool("no-new-privs") {
+		p.NoNewPrivileges = true
+	}
+	return &p, nil
+}
+
+// mergeEnv adds or replaces NAME=value entries.
+func mergeEnv(env, add []string) []string {
+	out := append([]string{}, env...)
+	for _, kv := range add {
+		name, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, e := range out {
+			if n, _, _ := strings.Cut(e, "="); n == name {
+				out[i], replaced = kv, true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}

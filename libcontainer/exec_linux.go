@@ -1,0 +1,64 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ExecOpts describe a process to run in an existing container (`rt exec`).
+type ExecOpts struct {
+	Process     *specs.Process
+	PreserveFds int
+	// IgnorePaused allows exec into a paused container (it then waits).
+	IgnorePaused bool
+}
+
+// ExecResult is the started process: its host pid, and the pty master when
+// Process.Terminal is set (the caller serves it or hands it over).
+type ExecResult struct {
+	Pid     int
+	Console *os.File
+}
+
+// Exec starts p in the container's namespaces and cgroup, with the
+// container's seccomp filter, and returns once it is about to execve. The
+// process is a child of the caller (rt is a subreaper while it starts).
+func (c *Container) Exec(o ExecOpts) (*ExecResult, error) {
+	switch st := c.Status(); st {
+	case Running, Created:
+	case Paused:
+		if !o.IgnorePaused {
+			return nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+		}
+	case Stopped:
+		return nil, errors.New("cannot exec in a stopped container")
+	default:
+		return nil, fmt.Errorf("cannot exec in a container in state %s", st)
+	}
+	if o.Process == nil {
+		return nil, errors.New("process: nothing to execute")
+	}
+	if err := validateProcess(o.Process); err != nil {
+		return nil, err
+	}
+	spec := *c.state.Config
+	spec.Process = o.Process
+	cg, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	p := &initProcess{
+		c:       c,
+		opts:    &CreateOpts{Spec: &spec, PreserveFds: o.PreserveFds},
+		cg:      cg,
+		joinPid: c.state.Pid,
+	}
+	console, err := p.start()
+	if err != nil {
+		return nil, err
+	}
+	return &ExecResult{Pid: p.pid, Console: console}, nil
+}
