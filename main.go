@@ -77,6 +77,7 @@ var commands = []*cli.Command{
 	deleteCommand,
 	eventsCommand,
 	execCommand,
+	featuresCommand,
 	killCommand,
 	listCommand,
 	pauseCommand,

@@ -203,3 +203,11 @@ load helpers
 	! ls -d /sys/fs/cgroup/*/rt/loop$$-* /sys/fs/cgroup/rt/loop$$-* 2>/dev/null
 	! grep -q "$WORK" /proc/self/mountinfo
 }
+
+@test "features prints runtime-spec features JSON that matches what rt accepts" {
+	run "$RT" features
+	[ "$status" -eq 0 ]
+	echo "$output" | jq -e '.ociVersionMin == "1.0.0" and (.linux.namespaces | index("user")) and (.mountOptions | index("rro"))'
+	echo "$output" | jq -e '.linux.seccomp.enabled == true and (.linux.seccomp.actions | index("SCMP_ACT_NOTIFY") | not)'
+	echo "$output" | jq -e '.linux.apparmor.enabled == false and .linux.cgroup.systemd == false'
+}

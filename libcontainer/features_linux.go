@@ -1,0 +1,71 @@
+package libcontainer
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/moby/sys/capability"
+	"github.com/opencontainers/runc/libcontainer/seccomp"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+
+	"github.com/rt-project/rt/libcontainer/cgroups"
+)
+
+// Features describes what this rt build and host support, for `rt
+// features` (runtime-spec features.md). It is derived from the same tables
+// the validation uses, so it cannot claim more than rt does.
+func Features() *features.Features {
+	no := false
+	f := &features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: specs.Version,
+		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		Linux: &features.Linux{
+			Apparmor:        &features.Apparmor{Enabled: &no},
+			Selinux:         &features.Selinux{Enabled: &no},
+			IntelRdt:        &features.IntelRdt{Enabled: &no},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
+			NetDevices:      &features.NetDevices{Enabled: &no},
+		},
+	}
+	for o := range mountFlags {
+		f.MountOptions = append(f.MountOptions, o)
+	}
+	for o := range propagationFlags {
+		f.MountOptions = append(f.MountOptions, o)
+	}
+	f.MountOptions = append(f.MountOptions, "rro")
+	sort.Strings(f.MountOptions)
+	for t := range nsFlags {
+		f.Linux.Namespaces = append(f.Linux.Namespaces, string(t))
+	}
+	sort.Strings(f.Linux.Namespaces)
+	for _, c := range capability.ListKnown() {
+		f.Linux.Capabilities = append(f.Linux.Capabilities, "CAP_"+strings.ToUpper(c.String()))
+	}
+	mode, _ := cgroups.HostMode()
+	v1, v2 := mode == cgroups.ModeV1, mode == cgroups.ModeV2
+	f.Linux.Cgroup = &features.Cgroup{V1: &v1, V2: &v2, Systemd: &no, SystemdUser: &no}
+	enabled := seccomp.Enabled
+	f.Linux.Seccomp = &features.Seccomp{Enabled: &enabled}
+	if enabled {
+		f.Linux.Seccomp.Actions = withoutNotify(seccomp.KnownActions())
+		f.Linux.Seccomp.Operators = seccomp.KnownOperators()
+		f.Linux.Seccomp.Archs = seccomp.KnownArchs()
+		f.Linux.Seccomp.KnownFlags = seccomp.KnownFlags()
+		f.Linux.Seccomp.SupportedFlags = seccomp.SupportedFlags()
+	}
+	return f
+}
+
+// withoutNotify drops SCMP_ACT_NOTIFY, which rt refuses.
+func withoutNotify(actions []string) []string {
+	var out []string
+	for _, a := range actions {
+		if a != "SCMP_ACT_NOTIFY" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
