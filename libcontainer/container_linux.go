@@ -202,6 +202,11 @@ func readFifo(f *os.File, st *State) error {
 			return fmt.Errorf("read exec fifo: %w", err)
 		}
 		if !st.initAlive() {
+			// It may have written, exec'd and exited between our read
+			// and this check: what it wrote is still in the fifo.
+			if n, _ := unix.Read(int(f.Fd()), buf); n == 1 {
+				return nil
+			}
 			return errors.New("container init exited before start")
 		}
 		time.Sleep(200 * time.Microsecond)

@@ -123,22 +123,8 @@ func initContainer(sock *syncSocket) error {
 		// Nothing to run: stay created; `rt start` refuses such a container.
 		return waitWithoutProcess(sock, cfg.FifoFd)
 	}
-	lateRlimits, err := setupProcess(spec.Process, spec.Linux.Seccomp)
+	ex, err := prepareProcess(sock, spec, cfg.PreserveFds)
 	if err != nil {
-		return err
-	}
-	path, env, err := lookExecutable(spec.Process)
-	if err != nil {
-		return err
-	}
-	// With no_new_privs the filter can be loaded without CAP_SYS_ADMIN, so
-	// as late as possible: fewer of rt's own syscalls run under it.
-	if spec.Process.NoNewPrivileges {
-		if err := loadSeccomp(spec.Linux.Seccomp); err != nil {
-			return err
-		}
-	}
-	if err := handOver(sock, cfg.PreserveFds); err != nil {
 		return err
 	}
 	// Block until `rt start` opens the fifo. The fifo is reopened through
@@ -161,10 +147,7 @@ func initContainer(sock *syncSocket) error {
 	// when execve succeeds (or the init dies), and poststart hooks run
 	// after the user process is in place.
 	unix.Close(cfg.FifoFd)
-	if _, err := setRlimits(lateRlimits, false); err != nil {
-		return err
-	}
-	return fmt.Errorf("exec %s: %w", spec.Process.Args[0], syscall.Exec(path, spec.Process.Args, env))
+	return ex.exec()
 }
 
 // initExec runs a process in an existing container (`rt exec`). nsenter.c
@@ -178,26 +161,51 @@ func initExec(sock *syncSocket, cfg *initConfig) error {
 			return err
 		}
 	}
-	lateRlimits, err := setupProcess(spec.Process, spec.Linux.Seccomp)
+	ex, err := prepareProcess(sock, spec, cfg.PreserveFds)
 	if err != nil {
 		return err
+	}
+	return ex.exec()
+}
+
+// readyProcess is a process set up and reported ready, one execve away.
+type readyProcess struct {
+	args, env   []string
+	path        string
+	lateRlimits []specs.POSIXRlimit
+}
+
+// prepareProcess applies everything about the process (rlimits, cwd, user,
+// capabilities, seccomp), resolves the executable and hands over to the
+// parent ("ready"). Shared by the init and `rt exec`.
+func prepareProcess(sock *syncSocket, spec *specs.Spec, preserveFds int) (*readyProcess, error) {
+	late, err := setupProcess(spec.Process, spec.Linux.Seccomp)
+	if err != nil {
+		return nil, err
 	}
 	path, env, err := lookExecutable(spec.Process)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	// With no_new_privs the filter can be loaded without CAP_SYS_ADMIN, so
+	// as late as possible: fewer of rt's own syscalls run under it.
 	if spec.Process.NoNewPrivileges {
 		if err := loadSeccomp(spec.Linux.Seccomp); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if err := handOver(sock, cfg.PreserveFds); err != nil {
+	if err := handOver(sock, preserveFds); err != nil {
+		return nil, err
+	}
+	return &readyProcess{args: spec.Process.Args, env: env, path: path, lateRlimits: late}, nil
+}
+
+// exec applies the memory rlimits kept for last and replaces this process.
+func (r *readyProcess) exec() error {
+	if _, err := setRlimits(r.lateRlimits, false); err != nil {
 		return err
 	}
-	if _, err := setRlimits(lateRlimits, false); err != nil {
-		return err
-	}
-	return fmt.Errorf("exec %s: %w", spec.Process.Args[0], syscall.Exec(path, spec.Process.Args, env))
+	return fmt.Errorf("exec %s: %w", r.args[0], syscall.Exec(r.path, r.args, r.env))
 }
 
 // handOver ends set-up: nothing but stdio and the preserved fds may reach
