@@ -87,6 +87,9 @@ func List(root string) ([]*Container, error) {
 // Lock serialises commands acting on this container.
 func (c *Container) Lock() error {
 	l, err := lockDir(c.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %s", ErrNotExist, c.state.ID) // deleted meanwhile
+	}
 	if err != nil {
 		return err
 	}
