@@ -51,28 +51,14 @@ func watchEventfd(ctx context.Context, efd int, memDir string) (<-chan struct{},
 	if err != nil {
 		return nil, err
 	}
-	ch := make(chan struct{})
-	stop := make(chan struct{})
-	go closeOnDone(ctx, f, stop)
-	go func() {
-		defer close(ch)
-		defer close(stop)
-		buf := make([]byte, 8)
-		for {
-			if _, err := f.Read(buf); err != nil {
-				return // closed by ctx, or the fd went bad
-			}
-			if _, err := os.Stat(filepath.Join(memDir, "cgroup.event_control")); err != nil {
-				return // cgroup removed
-			}
-			// The eventfd counter is the number of notifications since
-			// the last read.
-			if !send(ctx, ch, binary.NativeEndian.Uint64(buf)) {
-				return
-			}
+	// The eventfd counter is the number of notifications since the last
+	// read.
+	return watch(ctx, f, 8, func(buf []byte) (uint64, bool) {
+		if _, err := os.Stat(filepath.Join(memDir, "cgroup.event_control")); err != nil {
+			return 0, false // cgroup removed
 		}
-	}()
-	return ch, nil
+		return binary.NativeEndian.Uint64(buf), true
+	}), nil
 }
 
 // watchMemoryEvents reports every increase of memory.events' oom_kill
@@ -98,35 +84,44 @@ func watchMemoryEvents(ctx context.Context, dir string) (<-chan struct{}, error)
 	if err != nil {
 		return nil, err
 	}
+	return watch(ctx, f, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1), func([]byte) (uint64, bool) {
+		// Read the counter before looking at emptiness: a kill of the
+		// last process is counted before the cgroup empties.
+		n, err := oomKills(dir)
+		if err != nil {
+			return 0, false // removed
+		}
+		var kills uint64
+		if n > last {
+			kills, last = n-last, n
+		}
+		ev, err := readKV(dir, "cgroup.events")
+		return kills, err == nil && ev["populated"] != 0
+	}), nil
+}
+
+// watch reads f until it fails or ctx ends. After each read, next says how
+// many events to deliver and whether to go on; the channel closes at the
+// end (the watchers share this loop).
+func watch(ctx context.Context, f *os.File, bufSize int, next func(buf []byte) (uint64, bool)) <-chan struct{} {
 	ch := make(chan struct{})
 	stop := make(chan struct{})
 	go closeOnDone(ctx, f, stop)
 	go func() {
 		defer close(ch)
 		defer close(stop)
-		buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
+		buf := make([]byte, bufSize)
 		for {
 			if _, err := f.Read(buf); err != nil {
-				return
+				return // closed by ctx, or the fd went bad
 			}
-			// Read the counter before looking at emptiness: a kill of
-			// the last process is counted before the cgroup empties.
-			n, err := oomKills(dir)
-			if err != nil {
-				return // removed
-			}
-			if n > last {
-				if !send(ctx, ch, n-last) {
-					return
-				}
-				last = n
-			}
-			if ev, err := readKV(dir, "cgroup.events"); err != nil || ev["populated"] == 0 {
+			n, more := next(buf)
+			if !send(ctx, ch, n) || !more {
 				return
 			}
 		}
 	}()
-	return ch, nil
+	return ch
 }
 
 func oomKills(dir string) (uint64, error) {
