@@ -24,18 +24,10 @@ func setupConsole(sock *syncSocket, devConsole bool) error {
 		return fmt.Errorf("open pty %s: %w", slavePath, err)
 	}
 	defer slave.Close()
-	// Mount onto the opened file, never through the path: an image's
-	// /dev/console symlink must not redirect the bind (CVE-2025-52565).
-	if !devConsole {
-		// exec: the container's /dev/console stays the init's.
-	} else if f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW, 0o600); err == nil {
-		err := unix.Mount(procFd(slave), procFd(f), "", unix.MS_BIND, "")
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("bind /dev/console: %w", err)
+	if devConsole {
+		if err := bindConsole(slave); err != nil {
+			return err
 		}
-	} else if !errors.Is(err, unix.ELOOP) {
-		return fmt.Errorf("/dev/console: %w", err)
 	}
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)
@@ -49,4 +41,22 @@ func setupConsole(sock *syncSocket, devConsole bool) error {
 		}
 	}
 	return sock.sendFd(msgPty, nil, int(master.Fd()))
+}
+
+// bindConsole bind-mounts the pty slave on /dev/console, onto the opened
+// file, never through the path: an image's /dev/console symlink must not
+// redirect the bind (CVE-2025-52565); such a symlink is left alone.
+func bindConsole(slave *os.File) error {
+	f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
+	if errors.Is(err, unix.ELOOP) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("/dev/console: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Mount(procFd(slave), procFd(f), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind /dev/console: %w", err)
+	}
+	return nil
 }

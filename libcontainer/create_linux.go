@@ -274,10 +274,6 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	if err := p.cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("namespace setup: %w", err)
 	}
-	start, _, err := procStartTime(p.pid)
-	if err != nil {
-		return nil, fmt.Errorf("container init %d: %w", p.pid, err)
-	}
 	cfg, err := json.Marshal(&initConfig{
 		Spec: spec, ID: p.c.state.ID, Bundle: p.c.state.Bundle, Rootfs: p.c.state.Rootfs,
 		NoPivot: p.opts.NoPivot, CgroupPath: p.c.state.CgroupPath, PreserveFds: p.opts.PreserveFds,
@@ -318,6 +314,10 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 		case msgReady:
 			if p.joinPid != 0 {
 				return console, nil // an exec'd process is not the container's state
+			}
+			start, _, err := procStartTime(p.pid)
+			if err != nil {
+				return nil, fmt.Errorf("container init %d: %w", p.pid, err)
 			}
 			p.c.state.Pid, p.c.state.StartTime = p.pid, start
 			if err := p.c.saveState(); err != nil {
