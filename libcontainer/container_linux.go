@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -109,11 +110,35 @@ func (c *Container) Unlock() {
 	}
 }
 
+// cgroup is the container's cgroup manager: nil when it has none, and an
+// errNotOurCgroup error when state.json names a cgroup this container
+// neither created (cgroups/owner.go) nor has its init in, so that no
+// command ever freezes, signals or removes a cgroup of someone else's.
 func (c *Container) cgroup() (cgroups.Manager, error) {
 	if c.state.CgroupPath == "" {
 		return nil, nil
 	}
-	return cgroups.Load(c.state.CgroupPath)
+	cg, err := cgroups.Load(c.state.CgroupPath)
+	if err != nil {
+		return nil, err
+	}
+	if cg.Owned(c.cgroupOwner()) {
+		return cg, nil
+	}
+	if c.state.Pid > 0 && c.state.initAlive() {
+		if pids, err := cg.Pids(); err == nil && slices.Contains(pids, c.state.Pid) {
+			return cg, nil // an existing empty cgroup the container joined
+		}
+	}
+	return nil, fmt.Errorf("%w: %s is not container %s's", errNotOurCgroup, c.state.CgroupPath, c.state.ID)
+}
+
+var errNotOurCgroup = errors.New("cgroup not created by rt for this container")
+
+// cgroupOwner is the mark rt leaves on the cgroups it creates for this
+// container: its state dir and creation time.
+func (c *Container) cgroupOwner() string {
+	return c.dir + "@" + c.state.Created.Format(time.RFC3339Nano)
 }
 
 // Status derives the status from the kernel: a live init with the stored
@@ -288,7 +313,13 @@ func (c *Container) Delete(force bool) error {
 func (c *Container) destroy() error {
 	var errs []error
 	cg, err := c.cgroup()
-	if err != nil {
+	if errors.Is(err, errNotOurCgroup) {
+		// Silent for a create that was refused before its init existed
+		// (e.g. a cgroup in use): the user has that error already.
+		if c.state.Pid != 0 {
+			warnf("%v: leaving it and its processes alone", err)
+		}
+	} else if err != nil {
 		errs = append(errs, err)
 	}
 	if cg != nil {

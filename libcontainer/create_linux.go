@@ -162,7 +162,11 @@ func (p *initProcess) start() (*os.File, error) {
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
 		Args:       []string{"rt", "init"},
-		Env:        []string{envInitSock + "=" + strconv.Itoa(sockFd)},
+		Env: []string{
+			envInitSock + "=" + strconv.Itoa(sockFd),
+			envFifoFd + "=" + strconv.Itoa(fifoFd),
+			envPreserveFds + "=" + strconv.Itoa(p.opts.PreserveFds),
+		},
 		ExtraFiles: extra,
 		Stdin:      orDefault(p.opts.Stdin, os.Stdin),
 		Stdout:     orDefault(p.opts.Stdout, os.Stdout),
@@ -173,6 +177,12 @@ func (p *initProcess) start() (*os.File, error) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		child.Close()
 		return nil, fmt.Errorf("set child subreaper: %w", err)
+	}
+	// fds rt's caller leaked to it (not close-on-exec) must not reach the
+	// init: only stdio and the preserved fds are the container's.
+	if err := markCloexecFrom(3 + p.opts.PreserveFds); err != nil {
+		child.Close()
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
 		child.Close()
@@ -209,6 +219,16 @@ func (p *initProcess) kill() {
 	}
 }
 
+// claimCgroup creates the container's cgroup (refusing one that holds
+// processes already, and marking what it made as this container's) and
+// puts the intermediate process in it.
+func (p *initProcess) claimCgroup() error {
+	if err := p.cg.Claim(p.c.cgroupOwner()); err != nil {
+		return err
+	}
+	return p.cg.Apply(p.cmd.Process.Pid)
+}
+
 // handshake drives the protocol in sync.go from the parent's side.
 func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	spec := p.opts.Spec
@@ -220,7 +240,7 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 				return nil, fmt.Errorf("join cgroup %s: %w", p.cg.Path(), err)
 			}
 		}
-	} else if err := p.cg.Apply(p.cmd.Process.Pid); err != nil {
+	} else if err := p.claimCgroup(); err != nil {
 		// Rootless: without rights on the cgroup tree the container runs in
 		// its caller's cgroup, unless it asks for limits (runc's rule).
 		if !p.opts.Rootless || !errors.Is(err, os.ErrPermission) {
@@ -229,7 +249,9 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 		if hasLimits(spec.Linux.Resources) {
 			return nil, fmt.Errorf("linux.resources: limits need cgroup rights a rootless caller lacks: %w", err)
 		}
-		_ = p.cg.Destroy()
+		if p.cg.Owned(p.c.cgroupOwner()) {
+			_ = p.cg.Destroy()
+		}
 		p.c.state.CgroupPath = ""
 		if err := p.c.saveState(); err != nil {
 			return nil, err

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/moby/sys/user"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -33,8 +32,9 @@ type initConfig struct {
 
 // Env variables the parent sets for the init.
 const (
-	envInitSock = "_RT_INITSOCK"
-	envFifoFd   = "_RT_FIFOFD"
+	envInitSock    = "_RT_INITSOCK"
+	envFifoFd      = "_RT_FIFOFD"
+	envPreserveFds = "_RT_PRESERVE_FDS"
 )
 
 // Init is the container init, entered as `rt init` after nsenter.c has set up
@@ -49,6 +49,14 @@ func Init() {
 		fmt.Fprintln(os.Stderr, "rt init: not started by rt")
 		os.Exit(1)
 	}
+	// Before anything else, and before any file of the container is read:
+	// hold nothing but stdio, the preserved fds, the socket and the fifo.
+	fifoFd, ferr := strconv.Atoi(os.Getenv(envFifoFd))
+	if ferr != nil {
+		fifoFd = -1
+	}
+	preserved, _ := strconv.Atoi(os.Getenv(envPreserveFds))
+	closeFdsExcept(3+preserved, fd, fifoFd)
 	sock := &syncSocket{f: os.NewFile(uintptr(fd), "init-sock")}
 	os.Clearenv()
 	err = initContainer(sock)
@@ -91,6 +99,9 @@ func initContainer(sock *syncSocket) error {
 		if err := runHooks("createContainer", spec.Hooks.CreateContainer, st); err != nil {
 			return err
 		}
+	}
+	if err := rfs.protectPaths(); err != nil {
+		return err
 	}
 	if err := pivotRoot(rfs.rootfs, cfg.NoPivot, hasNS(spec, specs.MountNamespace)); err != nil {
 		return err
@@ -212,7 +223,7 @@ func (r *readyProcess) exec() error {
 // the container, the init outlives rt from here on, and the parent hears
 // "ready" (then the socket is closed).
 func handOver(sock *syncSocket, preserveFds int) error {
-	if err := closeExecFrom(3 + preserveFds); err != nil {
+	if err := markCloexecFrom(3 + preserveFds); err != nil {
 		return err
 	}
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
@@ -385,11 +396,7 @@ func lookExecutable(p *specs.Process) (string, []string, error) {
 		hasHome = hasHome || strings.HasPrefix(e, "HOME=")
 	}
 	if !hasHome {
-		home := "/"
-		if u, err := user.LookupUid(int(p.User.UID)); err == nil && u.Home != "" {
-			home = u.Home
-		}
-		env = append(env, "HOME="+home)
+		env = append(env, "HOME="+homeDir(int(p.User.UID)))
 	}
 	name := p.Args[0]
 	if strings.Contains(name, "/") {
@@ -422,21 +429,4 @@ func checkExecutable(path string) error {
 		return errors.New("is a directory")
 	}
 	return unix.Access(path, unix.X_OK)
-}
-
-// closeExecFrom marks every fd >= min close-on-exec, Go's own included.
-func closeExecFrom(min int) error {
-	if err := unix.CloseRange(uint(min), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
-		return nil
-	}
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= min {
-			unix.CloseOnExec(fd)
-		}
-	}
-	return nil
 }

@@ -61,6 +61,8 @@ type rootfsSetup struct {
 	rootfs string
 	root   *os.File // O_PATH handle of rootfs
 	userns bool
+	// special: the procfs and sysfs mounts rt made (procfs_linux.go).
+	special []specialMount
 }
 
 // prepareRootfs runs every step before pivot_root: propagation, the rootfs
@@ -155,17 +157,15 @@ func (s *rootfsSetup) mountOne(m *specs.Mount, p parsedMount) error {
 	if isBind(m) {
 		return s.mountBind(m, p)
 	}
+	if isSpecialFs(m.Type) {
+		return s.mountSpecial(m.Destination, m.Type, m.Source, p)
+	}
 	target, err := openInRoot(s.root, m.Destination, false)
 	if err != nil {
 		return err
 	}
 	defer target.Close()
 	err = unix.Mount(m.Source, procFd(target), m.Type, p.flags, p.data)
-	if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) {
-		// sysfs needs a network namespace of our own; fall back to the
-		// host's, read-only, as runc does in a user namespace.
-		return bindOnto(s.root, "/sys", m.Destination, target, p.flags|unix.MS_BIND|unix.MS_REC|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, p.propagation)
-	}
 	if err != nil {
 		return err
 	}
@@ -515,35 +515,41 @@ func pivotRoot(rootfs string, noPivot, privateMounts bool) error {
 	return unix.Chdir("/")
 }
 
-// finishRootfs runs after pivot_root: sysctls, masked and read-only paths,
-// and a read-only root. Paths are resolved inside the new root.
-func finishRootfs(spec *specs.Spec) error {
-	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY, 0)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	// Shared (or unbindable) root propagation goes on the new / only now,
-	// so it never reaches the host's mounts.
-	if p := propagationFlags[spec.Linux.RootfsPropagation]; p != 0 && p&(unix.MS_PRIVATE|unix.MS_SLAVE) == 0 && hasNS(spec, specs.MountNamespace) {
-		if err := unix.Mount("", "/", "", p, ""); err != nil {
-			return fmt.Errorf("linux.rootfsPropagation: %w", err)
-		}
-	}
-	for k, v := range spec.Linux.Sysctl {
+// protectPaths runs just before pivot_root, while /proc and /dev are still
+// the host's (trusted) ones: sysctls, then masked and read-only paths
+// (read-only /proc/sys would refuse the sysctls). Masks are resolved on the
+// procfs/sysfs rt mounted (openProtected), never through the image again.
+func (s *rootfsSetup) protectPaths() error {
+	defer s.closeSpecial()
+	for k, v := range s.spec.Linux.Sysctl {
+		// /proc here is the host's procfs; sysctls act on the namespaces of
+		// the writer, which are the container's.
 		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
 		if err := writeProcFile(p, v); err != nil {
 			return fmt.Errorf("linux.sysctl %s: %w", k, err)
 		}
 	}
-	for _, p := range spec.Linux.MaskedPaths {
-		if err := maskPath(root, p); err != nil {
+	for _, p := range s.spec.Linux.MaskedPaths {
+		if err := s.maskPath(p); err != nil {
 			return fmt.Errorf("linux.maskedPaths %s: %w", p, err)
 		}
 	}
-	for _, p := range spec.Linux.ReadonlyPaths {
-		if err := readonlyPath(root, p); err != nil {
+	for _, p := range s.spec.Linux.ReadonlyPaths {
+		if err := s.readonlyPath(p); err != nil {
 			return fmt.Errorf("linux.readonlyPaths %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// finishRootfs runs after pivot_root: shared root propagation and a
+// read-only root.
+func finishRootfs(spec *specs.Spec) error {
+	// Shared (or unbindable) root propagation goes on the new / only now,
+	// so it never reaches the host's mounts.
+	if p := propagationFlags[spec.Linux.RootfsPropagation]; p != 0 && p&(unix.MS_PRIVATE|unix.MS_SLAVE) == 0 && hasNS(spec, specs.MountNamespace) {
+		if err := unix.Mount("", "/", "", p, ""); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation: %w", err)
 		}
 	}
 	if spec.Root.Readonly {
@@ -564,8 +570,8 @@ func openIfExists(root *os.File, p string) (*os.File, error) {
 	return f, err
 }
 
-func maskPath(root *os.File, p string) error {
-	f, err := openIfExists(root, p)
+func (s *rootfsSetup) maskPath(p string) error {
+	f, err := s.openProtected(p)
 	if err != nil || f == nil {
 		return err
 	}
@@ -585,10 +591,11 @@ func maskPath(root *os.File, p string) error {
 	return unix.Mount(procFd(null), procFd(f), "", unix.MS_BIND, "")
 }
 
-// openDevNull opens the container's /dev/null without following a symlink
-// and checks that it is the real 1:3 node. CVE-2025-31133: an image whose
-// /dev/null is a symlink (say to /proc/sys/kernel/core_pattern) would
-// otherwise turn "mask this path" into "bind that file here, writable".
+// openDevNull opens /dev/null without following a symlink and checks that
+// it is the real 1:3 node. Masking runs before pivot_root, so this is the
+// host's /dev/null; the check stays as a guard (CVE-2025-31133: a /dev/null
+// that is a symlink, say to /proc/sys/kernel/core_pattern, would turn "mask
+// this path" into "bind that file here, writable").
 func openDevNull() (*os.File, error) {
 	f, err := os.OpenFile("/dev/null", unix.O_PATH|unix.O_NOFOLLOW, 0)
 	if err != nil {
@@ -626,16 +633,23 @@ func writeProcFile(path, data string) error {
 	return err
 }
 
-func readonlyPath(root *os.File, p string) error {
-	f, err := openIfExists(root, p)
+func (s *rootfsSetup) readonlyPath(p string) error {
+	f, err := s.openProtected(p)
 	if err != nil || f == nil {
 		return err
 	}
-	defer f.Close()
-	if err := unix.Mount(procFd(f), procFd(f), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	err = unix.Mount(procFd(f), procFd(f), "", unix.MS_BIND|unix.MS_REC, "")
+	f.Close()
+	if err != nil {
 		return err
 	}
-	return remountAt(root, p, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_REC)
+	// Reopen: the fd from before the bind still points below it.
+	f, err = s.openProtected(p)
+	if err != nil || f == nil {
+		return fmt.Errorf("reopen after bind: %w", err)
+	}
+	defer f.Close()
+	return remount(procFd(f), unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_REC)
 }
 
 // unmountRootfs removes the mounts a container without a mount namespace of

@@ -65,6 +65,13 @@ type Manager interface {
 	// it) in every hierarchy, and rt's own parent /rt when that is left
 	// empty. Never any other parent. A missing directory is success.
 	Destroy() error
+	// Claim creates the cgroup for a new container, refusing one that
+	// already holds processes (ErrInUse), and marks the directories it
+	// created as owner's (owner.go).
+	Claim(owner string) error
+	// Owned reports whether the cgroup was created by Claim(owner): only
+	// then may rt kill everything in it and remove it.
+	Owned(owner string) bool
 	// Path is the cgroup path (e.g. "/rt/<id>") to store in state.json.
 	Path() string
 	// Mode is "v1" or "v2".

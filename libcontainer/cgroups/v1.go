@@ -148,6 +148,27 @@ func (m *v1Manager) Apply(pid int) error {
 	return nil
 }
 
+func (m *v1Manager) dirs() []string {
+	var out []string
+	for _, s := range m.subs {
+		out = append(out, s.(v1Pather).Path(m.path))
+	}
+	return out
+}
+
+func (m *v1Manager) Claim(owner string) error {
+	return claimDirs(m.dirs(), owner, func() error { return m.Apply(-1) })
+}
+
+func (m *v1Manager) Owned(owner string) bool {
+	for _, d := range m.dirs() {
+		if markedBy(d, owner) {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *v1Manager) OpenDir() (*os.File, error) {
 	return nil, fmt.Errorf("open cgroup dir for clone: cgroup v1: %w", ErrNotSupported)
 }

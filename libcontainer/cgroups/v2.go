@@ -113,6 +113,12 @@ func (m *v2Manager) Apply(pid int) error {
 	return nil
 }
 
+func (m *v2Manager) Claim(owner string) error {
+	return claimDirs([]string{m.dir}, owner, m.create)
+}
+
+func (m *v2Manager) Owned(owner string) bool { return markedBy(m.dir, owner) }
+
 func (m *v2Manager) OpenDir() (*os.File, error) {
 	f, err := os.OpenFile(m.dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {

@@ -93,6 +93,15 @@ __attribute__((constructor)) static void rt_nsenter(void)
 
 	if (s == NULL)
 		return;
+	/*
+	 * Non-dumpable from the first instruction until the final execve: a
+	 * process in the container (even root with CAP_SYS_PTRACE in a user
+	 * namespace) can then neither ptrace this process nor take its fds with
+	 * pidfd_getfd, nor open /proc/<pid>/fd or /proc/<pid>/mem
+	 * (CVE-2016-9962). execve restores dumpability for the user program.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(1);
 	sock = atoi(s);
 	if (sock < 3)
 		_exit(1);
@@ -147,13 +156,24 @@ __attribute__((constructor)) static void rt_nsenter(void)
 	if (cloneflags & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
 			die("unshare user namespace");
-		/* Only the parent, root outside, can write arbitrary id maps. */
+		/*
+		 * Only the parent, root outside, can write arbitrary id maps. A
+		 * non-dumpable process's /proc files belong to root: a rootless
+		 * parent could not write them, so be dumpable just for this
+		 * exchange (runc does the same). Nothing in the container can
+		 * reach us yet: we are in no namespace of the container's but
+		 * this new, empty user namespace.
+		 */
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			die("set dumpable");
 		sendmsg_str("usermap");
 		char ack[32];
 		ssize_t r = recv(sock, ack, sizeof(ack) - 1, 0);
 		if (r <= 0)
 			_exit(1);
 		ack[r] = '\0';
+		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			die("set non-dumpable");
 		if (strcmp(ack, "usermap-done") != 0) {
 			errno = 0;
 			die("user namespace mapping failed: %s", ack);

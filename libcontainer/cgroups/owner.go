@@ -1,0 +1,74 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Ownership. rt kills the processes of a cgroup and removes it only when rt
+// created it for that very container: a cgroupsPath naming a cgroup the host
+// uses (say /system.slice), given in config.json or edited into state.json
+// later, must never make `rt delete` kill host processes or remove host
+// cgroups. rt records ownership on the cgroup directory itself, in an
+// extended attribute that only root can write (user.* where a rootless
+// caller owns a delegated subtree), so the record cannot be edited along
+// with state.json.
+
+const (
+	ownerXattr     = "trusted.rt.owner"
+	userOwnerXattr = "user.rt.owner"
+)
+
+// ErrInUse is returned by Claim for a cgroup that already holds processes.
+var ErrInUse = errors.New("cgroup already holds processes that rt did not start")
+
+// claimDirs refuses a populated existing directory, creates the cgroup
+// (create), and marks the directories that did not exist before as owner's.
+// An existing empty directory is joined without being owned: rt will not
+// remove it.
+func claimDirs(dirs []string, owner string, create func() error) error {
+	var fresh []string
+	for _, d := range dirs {
+		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+			fresh = append(fresh, d)
+			continue
+		}
+		if pids, err := readPids(d); err == nil && len(pids) > 0 {
+			return fmt.Errorf("%s: %w (%d); use a new cgroup path", d, ErrInUse, len(pids))
+		}
+	}
+	if err := create(); err != nil {
+		return err
+	}
+	for _, d := range fresh {
+		if err := markOwner(d, owner); err != nil {
+			return fmt.Errorf("record ownership of cgroup %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+func markOwner(dir, owner string) error {
+	err := unix.Setxattr(dir, ownerXattr, []byte(owner), 0)
+	if err == nil {
+		return nil
+	}
+	if uerr := unix.Setxattr(dir, userOwnerXattr, []byte(owner), 0); uerr == nil {
+		return nil
+	}
+	return err
+}
+
+// markedBy reports whether dir carries owner's mark.
+func markedBy(dir, owner string) bool {
+	buf := make([]byte, 4096)
+	for _, name := range []string{ownerXattr, userOwnerXattr} {
+		if n, err := unix.Getxattr(dir, name, buf); err == nil && string(buf[:n]) == owner {
+			return true
+		}
+	}
+	return false
+}
