@@ -160,8 +160,8 @@ func (p *initProcess) start() (*os.File, error) {
 		extra = append(extra, fifo)
 	}
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-		Args:       []string{"rt", "init"},
+		Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args: []string{"rt", "init"},
 		Env: []string{
 			envInitSock + "=" + strconv.Itoa(sockFd),
 			envFifoFd + "=" + strconv.Itoa(fifoFd),

@@ -44,7 +44,7 @@ func openPlainDir(root *os.File, dest string, create bool) (*os.File, error) {
 		return nil, err
 	}
 	walked := ""
-	for _, comp := range strings.Split(filepath.Clean("/" + dest), "/") {
+	for _, comp := range strings.Split(filepath.Clean("/"+dest), "/") {
 		if comp == "" {
 			continue
 		}
