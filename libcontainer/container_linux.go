@@ -86,6 +86,7 @@ func List(root string) ([]*Container, error) {
 
 // Lock serialises commands acting on this container.
 func (c *Container) Lock() error {
+	TestStop("lock")
 	l, err := lockDir(c.dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%w: %s", ErrNotExist, c.state.ID) // deleted meanwhile
@@ -179,6 +180,7 @@ func (c *Container) Start() error {
 	if err := readFifo(fifo, &c.state); err != nil {
 		return err
 	}
+	TestStop("start-unlink")
 	if err := os.Remove(fifoPath); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}
@@ -319,6 +321,12 @@ func (c *Container) destroy() error {
 			}
 		}
 	}
+	// state.json first: a delete killed half-way leaves a directory
+	// without state, which loads as a container whose creator is gone.
+	if err := os.Remove(filepath.Join(c.dir, stateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	TestStop("delete-rmdir")
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, err)
 	}
