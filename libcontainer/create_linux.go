@@ -53,23 +53,20 @@ func Create(o CreateOpts) (_ *CreateResult, retErr error) {
 	if err := os.MkdirAll(o.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("state root %s: %w", o.Root, err)
 	}
-	dir := filepath.Join(o.Root, o.ID)
-	if err := os.Mkdir(dir, 0o711); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("%w: %s", ErrExist, o.ID)
-		}
-		return nil, fmt.Errorf("state dir: %w", err)
+	// The directory appears locked (see makeContainerDir) and stays open:
+	// it is the container's identity for the rest of this command.
+	dirf, err := makeContainerDir(o.Root, o.ID)
+	if err != nil {
+		return nil, err
 	}
-	c := &Container{dir: dir, state: State{
+	dir := filepath.Join(o.Root, o.ID)
+	c := &Container{dir: dir, dirf: dirf, locked: true, creating: true, state: State{
 		ID: o.ID, Bundle: bundle, Created: time.Now().UTC(), Owner: ownerName(),
 		Annotations: o.Spec.Annotations, Config: o.Spec,
 	}}
-	if c.lock, err = lockDir(dir); err != nil {
-		os.Remove(dir)
-		return nil, err
-	}
 	defer c.Unlock()
 	defer func() {
+		c.creating = false
 		if retErr != nil {
 			if err := c.destroy(); err != nil {
 				retErr = fmt.Errorf("%w (cleanup: %v)", retErr, err)
@@ -320,6 +317,7 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 				return nil, fmt.Errorf("container init %d: %w", p.pid, err)
 			}
 			p.c.state.Pid, p.c.state.StartTime = p.pid, start
+			p.c.state.InitExe, _ = procExe(p.pid) // tells created from running
 			if err := p.c.saveState(); err != nil {
 				return nil, err
 			}

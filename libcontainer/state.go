@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -43,13 +44,17 @@ const (
 // it is derived from the kernel each time (pid + start time, the exec fifo,
 // the freezer), so a crashed rt can never leave a stale status behind.
 type State struct {
-	ID          string            `json:"id"`
-	Bundle      string            `json:"bundle"`
-	Rootfs      string            `json:"rootfs"`
-	Created     time.Time         `json:"created"`
-	Owner       string            `json:"owner"`
-	Pid         int               `json:"pid"`        // 0 until the init exists
-	StartTime   uint64            `json:"start_time"` // of Pid, from /proc/<pid>/stat (pid-reuse guard)
+	ID        string    `json:"id"`
+	Bundle    string    `json:"bundle"`
+	Rootfs    string    `json:"rootfs"`
+	Created   time.Time `json:"created"`
+	Owner     string    `json:"owner"`
+	Pid       int       `json:"pid"`        // 0 until the init exists
+	StartTime uint64    `json:"start_time"` // of Pid, from /proc/<pid>/stat (pid-reuse guard)
+	// InitExe identifies the init's executable while it waits for start
+	// (the sealed rt, "dev:ino" of /proc/<pid>/exe): it changes exactly
+	// when the user process is exec'd. Empty in states of older rt.
+	InitExe     string            `json:"init_exe,omitempty"`
 	CgroupPath  string            `json:"cgroup_path"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Config      *specs.Spec       `json:"config"` // the spec as it was at create (hooks, namespaces)
@@ -96,25 +101,127 @@ func (c *Container) saveState() error {
 	return nil
 }
 
-// lockDir takes an exclusive flock on the container's directory. Every
-// command that changes a container holds it, so two rt processes never act on
+// flock applies op to f, retrying on EINTR. Every command that changes a
+// container holds LOCK_EX on its directory, so two rt processes never act on
 // one container at once; different containers never contend.
-func lockDir(dir string) (*os.File, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
+func flock(f *os.File, op int) error {
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		err := unix.Flock(int(f.Fd()), op)
 		if err != unix.EINTR {
-			break
+			return err
+		}
+	}
+}
+
+// readStateAt reads state.json from the open container directory. A
+// directory without one gives a state with only the ID.
+func readStateAt(dir *os.File, id string) (*State, error) {
+	st := &State{ID: id}
+	fd, err := unix.Openat(int(dir.Fd()), stateFile, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err == unix.ENOENT {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	f := os.NewFile(uintptr(fd), stateFile)
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	if err := json.Unmarshal(data, st); err != nil {
+		return nil, fmt.Errorf("parse state of %s: %w", id, err)
+	}
+	return st, nil
+}
+
+// creatingPrefix names the directory a create makes and locks before it
+// renames it to <root>/<id>: '#' is not allowed in IDs, so List and Load
+// never see one.
+const creatingPrefix = "#creating-"
+
+// makeContainerDir makes <root>/<id> and returns it open and locked, so the
+// directory never exists unlocked before its creator holds it (a status
+// probe would call such a container's creator gone). It fails with
+// ErrExist when the ID is taken.
+func makeContainerDir(root, id string) (*os.File, error) {
+	removeStaleCreating(root)
+	tmp, err := os.MkdirTemp(root, creatingPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	f, err := os.OpenFile(tmp, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err == nil {
+		if err = os.Chmod(tmp, 0o711); err == nil {
+			err = flock(f, unix.LOCK_EX)
 		}
 	}
 	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		os.Remove(tmp)
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	dir := filepath.Join(root, id)
+	err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL || err == unix.ENOSYS {
+		// No RENAME_NOREPLACE on this filesystem: mkdir, then lock.
 		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		os.Remove(tmp)
+		if err = os.Mkdir(dir, 0o711); err == nil {
+			if f, err = os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
+				if err = flock(f, unix.LOCK_EX); err == nil {
+					return f, nil
+				}
+				f.Close()
+			}
+		}
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("%w: %s", ErrExist, id)
+		}
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		if err == unix.EEXIST {
+			return nil, fmt.Errorf("%w: %s", ErrExist, id)
+		}
+		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	return f, nil
+}
+
+// removeStaleCreating removes directories of creates killed before they
+// renamed theirs: only unlocked ones older than a minute (a live create
+// holds its lock within microseconds).
+func removeStaleCreating(root string) {
+	stale, _ := filepath.Glob(filepath.Join(root, creatingPrefix+"*"))
+	for _, p := range stale {
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.RemoveAll(p)
+		}
+		f.Close()
+	}
+}
+
+// procExe identifies /proc/<pid>/exe as "dev:ino".
+func procExe(pid int) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/exe", &st); err != nil {
+		return "", err
+	}
+	return strconv.FormatUint(st.Dev, 10) + ":" + strconv.FormatUint(st.Ino, 10), nil
 }
 
 // procStartTime returns field 22 of /proc/<pid>/stat and whether the process
