@@ -403,3 +403,33 @@ echo DONE
 		t.Fatalf("rt used plain directories as cgroup controllers:\n%s", out)
 	}
 }
+
+// Case 4, no command waits forever: a created container that is paused
+// (its init frozen before it could reach the exec fifo) is "paused", and
+// start refuses it at once instead of waiting for the init; resumed, it is
+// created again and starts.
+func TestStartOfPausedCreatedContainer(t *testing.T) {
+	e := newEnv(t)
+	id := tid("pausedcreated")
+	b := e.bundle("b", nil, "sleep", "600")
+	if _, errs, code := e.rtIn(b, nil, "create", id); code != 0 {
+		t.Fatalf("create: %s", errs)
+	}
+	e.mustRT("pause", id)
+	if st := e.state(id); st["status"] != "paused" {
+		t.Fatalf("paused created container: %v (want paused)", st)
+	}
+	start := e.startRT("", nil, "start", id)
+	if code, errs := start.wait(t, 30*time.Second); code == 0 || !strings.Contains(errs, "paused") {
+		t.Fatalf("start of a paused container: exit %d, %q (want an error naming paused)", code, errs)
+	}
+	e.mustRT("resume", id)
+	if st := e.state(id); st["status"] != "created" {
+		t.Fatalf("resumed: %v (want created)", st)
+	}
+	e.mustRT("start", id)
+	if st := e.state(id); st["status"] != "running" {
+		t.Fatalf("started: %v (want running)", st)
+	}
+	e.mustRT("delete", "--force", id)
+}

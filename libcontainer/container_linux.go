@@ -214,13 +214,15 @@ func (c *Container) Status() Status {
 	if !c.state.initAlive() {
 		return Stopped
 	}
-	if c.waitingForStart() {
-		return Created
-	}
+	// Frozen first (runc's order): a paused created container is paused,
+	// so start refuses it instead of waiting for an init that cannot run.
 	if cg, err := c.cgroup(); err == nil && cg != nil {
 		if paused, err := cg.Paused(); err == nil && paused {
 			return Paused
 		}
+	}
+	if c.waitingForStart() {
+		return Created
 	}
 	return Running
 }
@@ -269,7 +271,7 @@ func (c *Container) Start() error {
 	case Created:
 	case Stopped:
 		return errors.New("cannot start a container that has stopped")
-	case Running, Paused:
+	case Running:
 		return errors.New("cannot start an already running container")
 	default:
 		return fmt.Errorf("cannot start a container in state %s", st)
@@ -316,15 +318,16 @@ func (c *Container) readFifo(f *os.File) error {
 		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
 			return fmt.Errorf("read exec fifo: %w", err)
 		}
-		if !c.state.initAlive() {
-			// It may have written, exec'd and exited between our read
+		alive := c.state.initAlive()
+		if !alive || (c.state.InitExe != "" && !c.waitingForStart()) {
+			// It may have written, exec'd (and exited) between our read
 			// and this check: what it wrote is still in the fifo.
 			if n, _ := unix.Read(fd, buf); n == 1 {
 				return nil
 			}
-			return errors.New("container init exited before start")
-		}
-		if c.state.InitExe != "" && !c.waitingForStart() {
+			if !alive {
+				return errors.New("container init exited before start")
+			}
 			// Released by an earlier start that died before it read.
 			return errors.New("cannot start an already running container")
 		}
