@@ -27,6 +27,10 @@ var deleteCommand = &cli.Command{
 			}
 			return err
 		}
+		if root, err := rootDir(c); err == nil {
+			// Remains of creates killed before their directory had a name.
+			libcontainer.RemoveStaleCreating(root)
+		}
 		ct, err := loadContainer(c)
 		if err != nil {
 			return gone(err)

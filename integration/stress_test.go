@@ -94,28 +94,35 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// stressOp is one command and the exit statuses documented for it.
+// stressOp is one command and the exit statuses documented for it. A
+// killed op is SIGKILLed a random moment (0-50ms) after it started, as a
+// crash would: its own status is not checked, only what it leaves behind.
 type stressOp struct {
-	name  string
-	args  func(id string) []string
-	codes []int
+	name   string
+	args   func(id string) []string
+	codes  []int
+	killed bool
 }
 
 var stressOps = []stressOp{
-	{"create", func(id string) []string { return []string{"create", id} }, []int{0, 1}},
-	{"start", func(id string) []string { return []string{"start", id} }, []int{0, 1}},
-	{"kill", func(id string) []string { return []string{"kill", id, "KILL"} }, []int{0, 1}},
-	{"kill-term", func(id string) []string { return []string{"kill", id} }, []int{0, 1}},
-	{"delete", func(id string) []string { return []string{"delete", id} }, []int{0, 1}},
+	{"create", func(id string) []string { return []string{"create", id} }, []int{0, 1}, false},
+	{"start", func(id string) []string { return []string{"start", id} }, []int{0, 1}, false},
+	{"kill", func(id string) []string { return []string{"kill", id, "KILL"} }, []int{0, 1}, false},
+	{"kill-term", func(id string) []string { return []string{"kill", id} }, []int{0, 1}, false},
+	{"delete", func(id string) []string { return []string{"delete", id} }, []int{0, 1}, false},
 	// runc: --force always succeeds, the container gone or not.
-	{"delete-force", func(id string) []string { return []string{"delete", "--force", id} }, []int{0}},
-	{"state", func(id string) []string { return []string{"state", id} }, []int{0, 1}},
+	{"delete-force", func(id string) []string { return []string{"delete", "--force", id} }, []int{0}, false},
+	{"state", func(id string) []string { return []string{"state", id} }, []int{0, 1}, false},
 	// The process's status (0, or 137 when a delete --force or the
 	// init's end kills it), or 255 when exec itself fails.
-	{"exec", func(id string) []string { return []string{"exec", id, "true"} }, []int{0, 137, 255}},
-	{"run-d", func(id string) []string { return []string{"run", "-d", id} }, []int{0, 1}},
+	{"exec", func(id string) []string { return []string{"exec", id, "true"} }, []int{0, 137, 255}, false},
+	{"run-d", func(id string) []string { return []string{"run", "-d", id} }, []int{0, 1}, false},
 	// The container's status: 0, 137 (KILL), 143 (TERM), or 1 when run fails.
-	{"run", func(id string) []string { return []string{"run", id} }, []int{0, 1, 137, 143}},
+	{"run", func(id string) []string { return []string{"run", id} }, []int{0, 1, 137, 143}, false},
+	{"create-killed", func(id string) []string { return []string{"create", id} }, nil, true},
+	{"start-killed", func(id string) []string { return []string{"start", id} }, nil, true},
+	{"delete-force-killed", func(id string) []string { return []string{"delete", "--force", id} }, nil, true},
+	{"run-d-killed", func(id string) []string { return []string{"run", "-d", id} }, nil, true},
 }
 
 type stressResult struct {
@@ -144,7 +151,13 @@ func (e *env) stressRun(bundle string, op stressOp, id string) stressResult {
 	defer os.Remove(errf.Name())
 	defer errf.Close()
 	cmd.Stderr = errf
-	err = cmd.Run()
+	if err = cmd.Start(); err == nil {
+		if op.killed {
+			time.Sleep(time.Duration(rand.Intn(50)) * time.Millisecond)
+			_ = cmd.Process.Kill()
+		}
+		err = cmd.Wait()
+	}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
@@ -161,7 +174,10 @@ func (r stressResult) check() string {
 	if r.hang {
 		return "did not return in 90s"
 	}
-	ok := false
+	if r.op.killed && r.code == -1 {
+		return "" // killed as planned
+	}
+	ok := r.op.killed
 	for _, c := range r.op.codes {
 		ok = ok || c == r.code
 	}
@@ -204,6 +220,9 @@ var stressErrors = []string{
 	"cannot delete container",
 	"cannot exec in a stopped container",
 	"cannot exec in a container in state",
+	// No op pauses, but a kill --all or delete --force killed while it
+	// froze the cgroup to signal it leaves the container frozen (paused).
+	"cannot exec in a paused container",
 }
 
 type listed struct {

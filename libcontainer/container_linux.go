@@ -400,6 +400,7 @@ func (c *Container) Delete(force bool) error {
 		return err
 	}
 	defer unlock()
+	RemoveStaleCreating(filepath.Dir(c.dir))
 	st := c.Status()
 	switch st {
 	case Stopped, Creating, Created:

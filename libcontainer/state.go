@@ -137,8 +137,9 @@ func readStateAt(dir *os.File, id string) (*State, error) {
 }
 
 // creatingPrefix names the directory a create makes and locks before it
-// renames it to <root>/<id>: '#' is not allowed in IDs, so List and Load
-// never see one.
+// renames it to <root>/<id>: "#creating-<pid>-<start time>-<random>". '#'
+// is not allowed in IDs, so List and Load never see one; the pid and start
+// time tell whether its creator still runs.
 const creatingPrefix = "#creating-"
 
 // makeContainerDir makes <root>/<id> and returns it open and locked, so the
@@ -146,8 +147,13 @@ const creatingPrefix = "#creating-"
 // probe would call such a container's creator gone). It fails with
 // ErrExist when the ID is taken.
 func makeContainerDir(root, id string) (*os.File, error) {
-	removeStaleCreating(root)
-	tmp, err := os.MkdirTemp(root, creatingPrefix)
+	RemoveStaleCreating(root)
+	self := os.Getpid()
+	start, _, err := procStartTime(self)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(root, fmt.Sprintf("%s%d-%d-", creatingPrefix, self, start))
 	if err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
@@ -194,15 +200,20 @@ func makeContainerDir(root, id string) (*os.File, error) {
 	return f, nil
 }
 
-// removeStaleCreating removes directories of creates killed before they
-// renamed theirs: only unlocked ones older than a minute (a live create
-// holds its lock within microseconds).
-func removeStaleCreating(root string) {
+// RemoveStaleCreating removes the directories of creates that were killed
+// before they renamed theirs into place: those whose creator (pid and start
+// time in the name) is gone. Create and delete call it.
+func RemoveStaleCreating(root string) {
 	stale, _ := filepath.Glob(filepath.Join(root, creatingPrefix+"*"))
 	for _, p := range stale {
-		fi, err := os.Lstat(p)
-		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < time.Minute {
+		var pid int
+		var start uint64
+		name := strings.TrimPrefix(filepath.Base(p), creatingPrefix)
+		if _, err := fmt.Sscanf(strings.ReplaceAll(name, "-", " "), "%d %d", &pid, &start); err != nil {
 			continue
+		}
+		if now, _, err := procStartTime(pid); err == nil && now == start {
+			continue // its create still runs
 		}
 		f, err := os.Open(p)
 		if err != nil {
