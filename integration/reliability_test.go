@@ -433,3 +433,31 @@ func TestStartOfPausedCreatedContainer(t *testing.T) {
 	}
 	e.mustRT("delete", "--force", id)
 }
+
+// Case 1 as the fault-injection run saw it: many parallel `delete --force`
+// of one container all exit 0, and nothing is left. Whether a run hits the
+// race is chance (the old code failed 6 of 100); TestForceDeleteLosingTheRace
+// is the deterministic reproduction.
+func TestParallelForceDeletes(t *testing.T) {
+	e := newEnv(t)
+	id := tid("par")
+	b := e.bundle("b", nil, "sleep", "600")
+	if _, errs, code := e.rtIn(b, nil, "run", "-d", id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	var dels []*bgRT
+	for i := 0; i < 20; i++ {
+		dels = append(dels, e.startRT("", nil, "delete", "--force", id))
+	}
+	for i, d := range dels {
+		if code, errs := d.wait(t, 60*time.Second); code != 0 {
+			t.Errorf("delete --force #%d: exit %d, %q", i, code, errs)
+		}
+	}
+	if entries, _ := os.ReadDir(e.root); len(entries) > 0 {
+		t.Fatalf("state left: %v", entries)
+	}
+	if left, _ := filepath.Glob("/sys/fs/cgroup/*/rt/" + id); len(left) > 0 {
+		t.Fatalf("cgroup left behind: %v", left)
+	}
+}
