@@ -321,7 +321,8 @@ func TestDeleteKilledHalfway(t *testing.T) {
 	_ = syscall.Kill(del.pid(), syscall.SIGKILL)
 	del.wait(t, 30*time.Second)
 	if _, err := os.Stat(filepath.Join(e.root, id)); err != nil {
-		t.Fatalf("the fault was not injected: %v", err)
+		errs, _ := os.ReadFile(del.errf)
+		t.Fatalf("the fault was not injected: %v (delete: exit %d, %s)", err, del.code, errs)
 	}
 	if st := e.state(id); st["status"] != "stopped" || st["pid"].(float64) != 0 {
 		t.Fatalf("half-deleted container: %v (want stopped, pid 0)", st)

@@ -310,7 +310,11 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 			console = fd
 		case msgReady:
 			if p.joinPid != 0 {
-				return console, nil // an exec'd process is not the container's state
+				// An exec'd process is not the container's state.
+				if err := p.ackReady(); err != nil {
+					return nil, err
+				}
+				return console, nil
 			}
 			start, _, err := procStartTime(p.pid)
 			if err != nil {
@@ -321,12 +325,34 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 			if err := p.c.saveState(); err != nil {
 				return nil, err
 			}
+			if err := p.ackReady(); err != nil {
+				return nil, err
+			}
 			return console, nil
 		case msgError:
 			return nil, errors.New(string(payload))
 		default:
 			return nil, fmt.Errorf("protocol error: unexpected %q", typ)
 		}
+	}
+}
+
+// ackReady answers "ready" and waits until the init has closed its end:
+// by then it no longer dies with rt (sync.go, step 10), so rt may exit.
+func (p *initProcess) ackReady() error {
+	if err := p.sock.send(msgReadyAck, nil); err != nil {
+		return err
+	}
+	typ, payload, _, err := p.sock.recv()
+	switch {
+	case errors.Is(err, errPeerClosed):
+		return nil
+	case err != nil:
+		return err
+	case typ == msgError:
+		return errors.New(string(payload))
+	default:
+		return fmt.Errorf("protocol error: unexpected %q", typ)
 	}
 }
 

@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"os"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -23,7 +24,12 @@ func TestStop(phase string) {
 	}
 	for _, p := range strings.Split(v, ",") {
 		if p == phase {
-			_ = unix.Kill(os.Getpid(), unix.SIGSTOP)
+			// To this thread, not the process: a process-directed
+			// SIGSTOP may be taken by another thread while this one
+			// runs on past the phase for a while.
+			runtime.LockOSThread()
+			_ = unix.Tgkill(os.Getpid(), unix.Gettid(), unix.SIGSTOP)
+			runtime.UnlockOSThread()
 			return
 		}
 	}
