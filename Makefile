@@ -11,7 +11,7 @@ DEB_PKGS  := busybox-static bats jq runc time file libseccomp-dev
 TAGS      := seccomp urfave_cli_no_docs
 BENCH_PKGS := umoci skopeo
 
-.PHONY: all rt deps run-example test unit integration cli vet bench conformance clean
+.PHONY: all rt deps run-example test unit integration cli vet bench conformance stress clean
 
 all: rt
 
@@ -45,6 +45,14 @@ unit:
 
 integration: rt
 	RT_BINARY=$(RT) $(GO) test -count=1 -timeout 20m ./integration/...
+
+# Long run of the concurrency stress test (integration/stress_test.go; CI runs
+# a few seconds of it): STRESS_ROUNDS rounds of STRESS_SECONDS each.
+STRESS_ROUNDS  ?= 30
+STRESS_SECONDS ?= 10
+stress: rt
+	RT_BINARY=$(RT) RT_STRESS_ROUNDS=$(STRESS_ROUNDS) RT_STRESS_SECONDS=$(STRESS_SECONDS) \
+		$(GO) test -count=1 -timeout 0 -run 'TestStress' -v ./integration/
 
 # CLI contract tests (bats, tests/).
 cli: rt

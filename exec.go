@@ -62,25 +62,32 @@ func execProcess(c *cli.Context) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	p, err := execSpec(c, ct.Spec())
+	// Lock only while starting: other commands may act on the container
+	// while the process runs. Taken before the spec is read: a container
+	// being created has none yet, and Lock waits for its creator.
+	if err := ct.Lock(); err != nil {
+		return -1, err
+	}
+	res, err := func() (*libcontainer.ExecResult, error) {
+		defer ct.Unlock()
+		if ct.Spec() == nil {
+			// No state.json: a create or delete killed half-way.
+			return nil, errors.New("cannot exec in a stopped container")
+		}
+		p, err := execSpec(c, ct.Spec())
+		if err != nil {
+			return nil, err
+		}
+		if err := checkTerminal(p.Terminal, c.Bool("detach"), c.String("console-socket")); err != nil {
+			return nil, err
+		}
+		return ct.Exec(libcontainer.ExecOpts{Process: p, PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused")})
+	}()
 	if err != nil {
 		return -1, err
 	}
 	detach := c.Bool("detach")
 	sock := c.String("console-socket")
-	if err := checkTerminal(p.Terminal, detach, sock); err != nil {
-		return -1, err
-	}
-	// Lock only while starting: other commands may act on the container
-	// while the process runs.
-	if err := ct.Lock(); err != nil {
-		return -1, err
-	}
-	res, err := ct.Exec(libcontainer.ExecOpts{Process: p, PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused")})
-	ct.Unlock()
-	if err != nil {
-		return -1, err
-	}
 	if sock != "" && res.Console != nil {
 		err := sendConsole(sock, res.Console)
 		res.Console.Close()

@@ -1,7 +1,6 @@
 package libcontainer
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -19,10 +18,19 @@ import (
 )
 
 // Container is one container's state directory, <root>/<id>.
+//
+// The directory, opened once when the container is looked up (Load) or made
+// (Create), is the container's identity: Create always makes a new
+// directory, so the inode held open can never belong to another container
+// with the same ID. Lock takes the flock on that open directory and then
+// checks that it is still the one at <root>/<id>; otherwise the container
+// the command looked up is gone ("container does not exist").
 type Container struct {
 	dir   string
+	dirf  *os.File // the directory: identity and flock
 	state State
-	lock  *os.File
+	// locked: this process holds the flock; creating: inside Create.
+	locked, creating bool
 }
 
 // ID returns the container's ID.
@@ -35,29 +43,25 @@ func (c *Container) Spec() *specs.Spec { return c.state.Config }
 func (c *Container) Pid() int { return c.state.Pid }
 
 // Load opens an existing container. A directory without state.json (a
-// create that crashed early) loads as "creating" so delete can remove it.
+// create or delete that was killed half-way) loads with an empty state so
+// delete can remove it.
 func Load(root, id string) (*Container, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(root, id)
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotExist, id)
 	} else if err != nil {
 		return nil, err
 	}
-	c := &Container{dir: dir, state: State{ID: id}}
-	data, err := os.ReadFile(filepath.Join(dir, stateFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return c, nil
-	}
+	st, err := readStateAt(f, id)
 	if err != nil {
-		return nil, fmt.Errorf("read state of %s: %w", id, err)
+		f.Close()
+		return nil, err
 	}
-	if err := json.Unmarshal(data, &c.state); err != nil {
-		return nil, fmt.Errorf("parse state of %s: %w", id, err)
-	}
-	return c, nil
+	return &Container{dir: dir, dirf: f, state: *st}, nil
 }
 
 // List loads every container under root, sorted by ID. A missing root is an
@@ -85,29 +89,108 @@ func List(root string) ([]*Container, error) {
 	return out, nil
 }
 
-// Lock serialises commands acting on this container.
+// Lock serialises commands acting on this container. It fails with
+// ErrNotExist when the container that was looked up is gone by the time the
+// lock is ours (deleted, and maybe replaced by a new container with the
+// same ID); otherwise it reloads the state another rt may have changed.
 func (c *Container) Lock() error {
-	l, err := lockDir(c.dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%w: %s", ErrNotExist, c.state.ID) // deleted meanwhile
+	TestStop("lock")
+	if c.locked {
+		return nil
 	}
+	gone := fmt.Errorf("%w: %s", ErrNotExist, c.state.ID)
+	if c.dirf == nil {
+		return gone
+	}
+	if err := flock(c.dirf, unix.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", c.dir, err)
+	}
+	fresh, err := c.reload()
 	if err != nil {
+		_ = flock(c.dirf, unix.LOCK_UN)
+		if errors.Is(err, ErrNotExist) {
+			return gone
+		}
 		return err
 	}
-	c.lock = l
-	// Reload: another rt may have changed the state while we waited.
-	if fresh, err := Load(filepath.Dir(c.dir), c.state.ID); err == nil {
-		c.state = fresh.state
-	}
+	c.state, c.locked = *fresh, true
 	return nil
+}
+
+// reload reads the state again through the open directory, after checking
+// that the directory is still <root>/<id> and holds the same container.
+func (c *Container) reload() (*State, error) {
+	var held, now unix.Stat_t
+	if err := unix.Fstat(int(c.dirf.Fd()), &held); err != nil {
+		return nil, err
+	}
+	if err := unix.Stat(c.dir, &now); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, ErrNotExist
+		}
+		return nil, err
+	}
+	if held.Dev != now.Dev || held.Ino != now.Ino {
+		return nil, ErrNotExist
+	}
+	st, err := readStateAt(c.dirf, c.state.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !sameContainer(&c.state, st) {
+		return nil, ErrNotExist
+	}
+	return st, nil
+}
+
+// sameContainer checks the identity recorded in two states of one
+// directory: creation time, and the init (pid and start time) once it
+// exists. A state not written yet (or already removed) matches anything.
+func sameContainer(a, b *State) bool {
+	if a.Created.IsZero() || b.Created.IsZero() {
+		return true
+	}
+	if !a.Created.Equal(b.Created) {
+		return false
+	}
+	return a.Pid == 0 || (a.Pid == b.Pid && a.StartTime == b.StartTime)
 }
 
 // Unlock releases Lock.
 func (c *Container) Unlock() {
-	if c.lock != nil {
-		c.lock.Close()
-		c.lock = nil
+	if c.locked {
+		_ = flock(c.dirf, unix.LOCK_UN)
+		c.locked = false
 	}
+}
+
+// ensureLocked takes the lock unless the caller already holds it; the
+// returned func undoes only what it did.
+func (c *Container) ensureLocked() (func(), error) {
+	if c.locked {
+		return func() {}, nil
+	}
+	if err := c.Lock(); err != nil {
+		return nil, err
+	}
+	return c.Unlock, nil
+}
+
+// creatorAlive reports whether the rt that creates this container still
+// runs: a create holds the lock from before the directory appears until the
+// container is ready (or removed again).
+func (c *Container) creatorAlive() bool {
+	switch {
+	case c.creating:
+		return true
+	case c.locked || c.dirf == nil:
+		return false
+	}
+	if err := unix.Flock(int(c.dirf.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return true // held: a create (or a command acting on its remains)
+	}
+	_ = unix.Flock(int(c.dirf.Fd()), unix.LOCK_UN)
+	return false
 }
 
 // cgroup is the container's cgroup manager: nil when it has none, and an
@@ -142,21 +225,29 @@ func (c *Container) cgroupOwner() string {
 }
 
 // Status derives the status from the kernel: a live init with the stored
-// start time, the exec fifo (still waiting for start) and the freezer.
+// start time; whether that init is still rt waiting for start (its
+// executable) or has exec'd the user process; the freezer. A container
+// without an init is "creating" only while its creator runs, and stopped
+// once that is gone (killed half-way, or a delete killed half-way).
 func (c *Container) Status() Status {
 	if c.state.Pid == 0 {
-		return Creating
+		if c.creatorAlive() {
+			return Creating
+		}
+		return Stopped
 	}
 	if !c.state.initAlive() {
 		return Stopped
 	}
-	if _, err := os.Stat(filepath.Join(c.dir, fifoName)); err == nil {
-		return Created
-	}
+	// Frozen first (runc's order): a paused created container is paused,
+	// so start refuses it instead of waiting for an init that cannot run.
 	if cg, err := c.cgroup(); err == nil && cg != nil {
 		if paused, err := cg.Paused(); err == nil && paused {
 			return Paused
 		}
+	}
+	if c.waitingForStart() {
+		return Created
 	}
 	return Running
 }
@@ -179,13 +270,33 @@ func (c *Container) specState(st Status) *specs.State {
 	return &specs.State{Version: specs.Version, ID: c.state.ID, Status: specs.ContainerState(st), Pid: c.state.Pid, Bundle: c.state.Bundle, Annotations: c.state.Annotations}
 }
 
+// waitingForStart reports whether the (live) init has not exec'd the user
+// process yet: its executable is still the sealed rt it was at create. The
+// exec fifo is only a fallback for states saved without that record (or a
+// /proc we may not read): a `rt start` killed after the exec but before it
+// removed the fifo leaves it behind.
+func (c *Container) waitingForStart() bool {
+	if c.state.InitExe != "" {
+		if exe, err := procExe(c.state.Pid); err == nil {
+			return exe == c.state.InitExe
+		}
+	}
+	_, err := os.Stat(filepath.Join(c.dir, fifoName))
+	return err == nil
+}
+
 // Start releases a created container's init to exec the user process.
 func (c *Container) Start() error {
+	unlock, err := c.ensureLocked()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	switch st := c.Status(); st {
 	case Created:
 	case Stopped:
 		return errors.New("cannot start a container that has stopped")
-	case Running, Paused:
+	case Running:
 		return errors.New("cannot start an already running container")
 	default:
 		return fmt.Errorf("cannot start a container in state %s", st)
@@ -201,9 +312,10 @@ func (c *Container) Start() error {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifo.Close()
-	if err := readFifo(fifo, &c.state); err != nil {
+	if err := c.readFifo(fifo); err != nil {
 		return err
 	}
+	TestStop("start-unlink")
 	if err := os.Remove(fifoPath); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}
@@ -217,27 +329,37 @@ func (c *Container) Start() error {
 	return nil
 }
 
-func readFifo(f *os.File, st *State) error {
+func (c *Container) readFifo(f *os.File) error {
 	buf := make([]byte, 1)
+	fd := int(f.Fd())
 	// No deadline: the init may be running startContainer hooks (which
-	// have their own timeouts); only its death ends the wait.
+	// have their own timeouts); only its death, or its exec by someone
+	// else, ends the wait. Between checks we sleep in poll(2), not spin.
 	for {
-		n, err := unix.Read(int(f.Fd()), buf)
+		n, err := unix.Read(fd, buf)
 		if n == 1 {
 			return waitExec(f)
 		}
 		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
 			return fmt.Errorf("read exec fifo: %w", err)
 		}
-		if !st.initAlive() {
-			// It may have written, exec'd and exited between our read
+		alive := c.state.initAlive()
+		if !alive || (c.state.InitExe != "" && !c.waitingForStart()) {
+			// It may have written, exec'd (and exited) between our read
 			// and this check: what it wrote is still in the fifo.
-			if n, _ := unix.Read(int(f.Fd()), buf); n == 1 {
+			if n, _ := unix.Read(fd, buf); n == 1 {
 				return nil
 			}
-			return errors.New("container init exited before start")
+			if !alive {
+				return errors.New("container init exited before start")
+			}
+			// Released by an earlier start that died before it read.
+			return errors.New("cannot start an already running container")
 		}
-		time.Sleep(200 * time.Microsecond)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if n, _ := unix.Poll(fds, 100); n > 0 && fds[0].Revents&unix.POLLIN == 0 {
+			time.Sleep(10 * time.Millisecond) // hang-up without data: no busy loop
+		}
 	}
 }
 
@@ -295,8 +417,15 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 }
 
 // Delete removes a container. A running or paused one needs force; a
-// created one is killed (runc does the same).
+// created one is killed (runc does the same). It takes the lock unless the
+// caller holds it.
 func (c *Container) Delete(force bool) error {
+	unlock, err := c.ensureLocked()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	RemoveStaleCreating(filepath.Dir(c.dir))
 	st := c.Status()
 	switch st {
 	case Stopped, Creating, Created:
@@ -350,6 +479,12 @@ func (c *Container) destroy() error {
 			}
 		}
 	}
+	// state.json first: a delete killed half-way leaves a directory
+	// without state, which loads as a container whose creator is gone.
+	if err := os.Remove(filepath.Join(c.dir, stateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	TestStop("delete-rmdir")
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, err)
 	}

@@ -53,23 +53,20 @@ func Create(o CreateOpts) (_ *CreateResult, retErr error) {
 	if err := os.MkdirAll(o.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("state root %s: %w", o.Root, err)
 	}
-	dir := filepath.Join(o.Root, o.ID)
-	if err := os.Mkdir(dir, 0o711); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("%w: %s", ErrExist, o.ID)
-		}
-		return nil, fmt.Errorf("state dir: %w", err)
+	// The directory appears locked (see makeContainerDir) and stays open:
+	// it is the container's identity for the rest of this command.
+	dirf, err := makeContainerDir(o.Root, o.ID)
+	if err != nil {
+		return nil, err
 	}
-	c := &Container{dir: dir, state: State{
+	dir := filepath.Join(o.Root, o.ID)
+	c := &Container{dir: dir, dirf: dirf, locked: true, creating: true, state: State{
 		ID: o.ID, Bundle: bundle, Created: time.Now().UTC(), Owner: ownerName(),
 		Annotations: o.Spec.Annotations, Config: o.Spec,
 	}}
-	if c.lock, err = lockDir(dir); err != nil {
-		os.Remove(dir)
-		return nil, err
-	}
 	defer c.Unlock()
 	defer func() {
+		c.creating = false
 		if retErr != nil {
 			if err := c.destroy(); err != nil {
 				retErr = fmt.Errorf("%w (cleanup: %v)", retErr, err)
@@ -99,10 +96,7 @@ func Create(o CreateOpts) (_ *CreateResult, retErr error) {
 		return nil, err
 	}
 	fifoPath := filepath.Join(dir, fifoName)
-	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
-		return nil, fmt.Errorf("exec fifo: %w", err)
-	}
-	if err := os.Chmod(fifoPath, 0o622); err != nil { // umask-proof
+	if err := makeExecFifo(fifoPath, o.Spec); err != nil {
 		return nil, err
 	}
 	p := &initProcess{c: c, opts: &o, cg: cg}
@@ -111,6 +105,45 @@ func Create(o CreateOpts) (_ *CreateResult, retErr error) {
 		return nil, err
 	}
 	return &CreateResult{Container: c, Console: console}, nil
+}
+
+// makeExecFifo makes exec.fifo readable and writable by its owner alone
+// (runc: 0622, so any local user could open it and stall `start`). The
+// init opens it for writing as the container process's user, so that user
+// (as the host sees it) owns it.
+func makeExecFifo(path string, spec *specs.Spec) error {
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return fmt.Errorf("exec fifo: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil { // umask-proof
+		return fmt.Errorf("exec fifo: %w", err)
+	}
+	if spec.Process == nil {
+		return nil
+	}
+	uid := hostID(spec.Process.User.UID, spec.Linux.UIDMappings)
+	gid := hostID(spec.Process.User.GID, spec.Linux.GIDMappings)
+	if uid == os.Geteuid() && gid == os.Getegid() {
+		return nil
+	}
+	if err := os.Chown(path, uid, gid); err != nil {
+		return fmt.Errorf("exec fifo: owner %d:%d: %w", uid, gid, err)
+	}
+	return nil
+}
+
+// hostID maps a container uid or gid to the host's through the mappings
+// (identity without a user namespace).
+func hostID(id uint32, maps []specs.LinuxIDMapping) int {
+	for _, m := range maps {
+		if id >= m.ContainerID && id-m.ContainerID < m.Size {
+			return int(m.HostID + id - m.ContainerID)
+		}
+	}
+	if len(maps) > 0 {
+		return 65534 // unmapped: the kernel's overflow id
+	}
+	return int(id)
 }
 
 // initProcess is the parent side of one container init's start-up.
@@ -335,14 +368,22 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 			console = fd
 		case msgReady:
 			if p.joinPid != 0 {
-				return console, nil // an exec'd process is not the container's state
+				// An exec'd process is not the container's state.
+				if err := p.ackReady(); err != nil {
+					return nil, err
+				}
+				return console, nil
 			}
 			start, _, err := procStartTime(p.pid)
 			if err != nil {
 				return nil, fmt.Errorf("container init %d: %w", p.pid, err)
 			}
 			p.c.state.Pid, p.c.state.StartTime = p.pid, start
+			p.c.state.InitExe, _ = procExe(p.pid) // tells created from running
 			if err := p.c.saveState(); err != nil {
+				return nil, err
+			}
+			if err := p.ackReady(); err != nil {
 				return nil, err
 			}
 			return console, nil
@@ -351,6 +392,25 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 		default:
 			return nil, fmt.Errorf("protocol error: unexpected %q", typ)
 		}
+	}
+}
+
+// ackReady answers "ready" and waits until the init has closed its end:
+// by then it no longer dies with rt (sync.go, step 10), so rt may exit.
+func (p *initProcess) ackReady() error {
+	if err := p.sock.send(msgReadyAck, nil); err != nil {
+		return err
+	}
+	typ, payload, _, err := p.sock.recv()
+	switch {
+	case errors.Is(err, errPeerClosed):
+		return nil
+	case err != nil:
+		return err
+	case typ == msgError:
+		return errors.New(string(payload))
+	default:
+		return fmt.Errorf("protocol error: unexpected %q", typ)
 	}
 }
 

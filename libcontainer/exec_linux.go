@@ -58,6 +58,10 @@ func (c *Container) Exec(o ExecOpts) (*ExecResult, error) {
 	}
 	console, err := p.start()
 	if err != nil {
+		if !c.state.initAlive() {
+			// The init exited while we joined it (a kill, or its end).
+			return nil, fmt.Errorf("cannot exec in a stopped container (%v)", err)
+		}
 		return nil, err
 	}
 	return &ExecResult{Pid: p.pid, Console: console}, nil

@@ -220,16 +220,20 @@ func (r *readyProcess) exec() error {
 }
 
 // handOver ends set-up: nothing but stdio and the preserved fds may reach
-// the container, the init outlives rt from here on, and the parent hears
-// "ready" (then the socket is closed).
+// the container, the parent hears "ready" and acknowledges it once the pid
+// is saved, the init outlives rt from then on, and the socket is closed.
 func handOver(sock *syncSocket, preserveFds int) error {
 	if err := markCloexecFrom(3 + preserveFds); err != nil {
 		return err
 	}
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+	if err := sock.send(msgReady, nil); err != nil {
 		return err
 	}
-	if err := sock.send(msgReady, nil); err != nil {
+	// Outlive rt only once it has recorded this process (sync.go, step 10).
+	if _, _, err := sock.expect(msgReadyAck); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
 		return err
 	}
 	return sock.Close()

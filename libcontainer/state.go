@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -43,13 +44,17 @@ const (
 // it is derived from the kernel each time (pid + start time, the exec fifo,
 // the freezer), so a crashed rt can never leave a stale status behind.
 type State struct {
-	ID          string            `json:"id"`
-	Bundle      string            `json:"bundle"`
-	Rootfs      string            `json:"rootfs"`
-	Created     time.Time         `json:"created"`
-	Owner       string            `json:"owner"`
-	Pid         int               `json:"pid"`        // 0 until the init exists
-	StartTime   uint64            `json:"start_time"` // of Pid, from /proc/<pid>/stat (pid-reuse guard)
+	ID        string    `json:"id"`
+	Bundle    string    `json:"bundle"`
+	Rootfs    string    `json:"rootfs"`
+	Created   time.Time `json:"created"`
+	Owner     string    `json:"owner"`
+	Pid       int       `json:"pid"`        // 0 until the init exists
+	StartTime uint64    `json:"start_time"` // of Pid, from /proc/<pid>/stat (pid-reuse guard)
+	// InitExe identifies the init's executable while it waits for start
+	// (the sealed rt, "dev:ino" of /proc/<pid>/exe): it changes exactly
+	// when the user process is exec'd. Empty in states of older rt.
+	InitExe     string            `json:"init_exe,omitempty"`
 	CgroupPath  string            `json:"cgroup_path"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Config      *specs.Spec       `json:"config"` // the spec as it was at create (hooks, namespaces)
@@ -96,25 +101,143 @@ func (c *Container) saveState() error {
 	return nil
 }
 
-// lockDir takes an exclusive flock on the container's directory. Every
-// command that changes a container holds it, so two rt processes never act on
+// flock applies op to f, retrying on EINTR. Every command that changes a
+// container holds LOCK_EX on its directory, so two rt processes never act on
 // one container at once; different containers never contend.
-func lockDir(dir string) (*os.File, error) {
-	f, err := os.Open(dir)
+func flock(f *os.File, op int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), op)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// readStateAt reads state.json from the open container directory. A
+// directory without one gives a state with only the ID.
+func readStateAt(dir *os.File, id string) (*State, error) {
+	st := &State{ID: id}
+	fd, err := unix.Openat(int(dir.Fd()), stateFile, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err == unix.ENOENT {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	f := os.NewFile(uintptr(fd), stateFile)
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	if err := json.Unmarshal(data, st); err != nil {
+		return nil, fmt.Errorf("parse state of %s: %w", id, err)
+	}
+	return st, nil
+}
+
+// creatingPrefix names the directory a create makes and locks before it
+// renames it to <root>/<id>: "#creating-<pid>-<start time>-<random>". '#'
+// is not allowed in IDs, so List and Load never see one; the pid and start
+// time tell whether its creator still runs.
+const creatingPrefix = "#creating-"
+
+// makeContainerDir makes <root>/<id> and returns it open and locked, so the
+// directory never exists unlocked before its creator holds it (a status
+// probe would call such a container's creator gone). It fails with
+// ErrExist when the ID is taken.
+// stateDirMode keeps other users out of a container's state: nothing of
+// the protocol needs them there (the init reopens exec.fifo through its own
+// fd), and exec.fifo must not be opened by anyone but rt.
+const stateDirMode = 0o700
+
+func makeContainerDir(root, id string) (*os.File, error) {
+	RemoveStaleCreating(root)
+	self := os.Getpid()
+	start, _, err := procStartTime(self)
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
+	tmp, err := os.MkdirTemp(root, fmt.Sprintf("%s%d-%d-", creatingPrefix, self, start))
+	if err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	f, err := os.OpenFile(tmp, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err == nil {
+		if err = os.Chmod(tmp, stateDirMode); err == nil {
+			err = flock(f, unix.LOCK_EX)
 		}
 	}
 	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		os.Remove(tmp)
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	dir := filepath.Join(root, id)
+	err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL || err == unix.ENOSYS {
+		// No RENAME_NOREPLACE on this filesystem: mkdir, then lock.
 		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		os.Remove(tmp)
+		if err = os.Mkdir(dir, stateDirMode); err == nil {
+			if f, err = os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
+				if err = flock(f, unix.LOCK_EX); err == nil {
+					return f, nil
+				}
+				f.Close()
+			}
+		}
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("%w: %s", ErrExist, id)
+		}
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		if err == unix.EEXIST {
+			return nil, fmt.Errorf("%w: %s", ErrExist, id)
+		}
+		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	return f, nil
+}
+
+// RemoveStaleCreating removes the directories of creates that were killed
+// before they renamed theirs into place: those whose creator (pid and start
+// time in the name) is gone. Create and delete call it.
+func RemoveStaleCreating(root string) {
+	stale, _ := filepath.Glob(filepath.Join(root, creatingPrefix+"*"))
+	for _, p := range stale {
+		var pid int
+		var start uint64
+		name := strings.TrimPrefix(filepath.Base(p), creatingPrefix)
+		if _, err := fmt.Sscanf(strings.ReplaceAll(name, "-", " "), "%d %d", &pid, &start); err != nil {
+			continue
+		}
+		if now, _, err := procStartTime(pid); err == nil && now == start {
+			continue // its create still runs
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.RemoveAll(p)
+		}
+		f.Close()
+	}
+}
+
+// procExe identifies /proc/<pid>/exe as "dev:ino".
+func procExe(pid int) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/exe", &st); err != nil {
+		return "", err
+	}
+	return strconv.FormatUint(st.Dev, 10) + ":" + strconv.FormatUint(st.Ino, 10), nil
 }
 
 // procStartTime returns field 22 of /proc/<pid>/stat and whether the process

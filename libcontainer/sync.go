@@ -12,11 +12,18 @@ package libcontainer
 //	6     init -> parent  hooks               run prestart+createRuntime now
 //	7     parent -> init  hooks-done          (or "error <msg>" if a hook failed)
 //	8     init -> parent  pty + fd            pty master (terminal: true)
-//	9     init -> parent  ready               all set up; now blocked on exec.fifo
+//	9     init -> parent  ready               all set up
+//	10    parent -> init  ready-ack           its pid is in state.json; the init
+//	                                          may outlive rt: it clears its parent-
+//	                                          death signal, closes its end (the
+//	                                          parent waits for that) and blocks
+//	                                          on exec.fifo
 //	any   child -> parent error <msg>         setup failed; the child exits
 //
-// The init closes its end after "ready"; a closed socket before "ready" means
-// the init died, and the parent reports its exit status.
+// The init closes its end after "ready-ack"; a closed socket before "ready"
+// means the init died, and the parent reports its exit status. Until the
+// ack the init dies with rt (parent-death signal), so an rt killed during a
+// create never leaves a live init that state.json does not name.
 
 import (
 	"bytes"
@@ -36,6 +43,7 @@ const (
 	msgHooksDone   = "hooks-done"
 	msgPty         = "pty"
 	msgReady       = "ready"
+	msgReadyAck    = "ready-ack"
 	msgError       = "error"
 )
 

@@ -34,7 +34,7 @@ func (h Hierarchy) Options() string {
 // (nothing on a pure v2 host), sorted by Name. For a v2 host the container's
 // `cgroup` mount is simply a cgroup2 mount.
 func V1Hierarchies() ([]Hierarchy, error) {
-	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup"))
+	mounts, err := cgroupMounts()
 	if err != nil {
 		return nil, fmt.Errorf("reading cgroup v1 mounts: %w", err)
 	}
@@ -60,6 +60,47 @@ func V1Hierarchies() ([]Hierarchy, error) {
 		out = append(out, h)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// cgroupMounts lists the cgroup v1 mounts (mountinfo); tests replace it.
+var cgroupMounts = func() ([]*mountinfo.Info, error) {
+	return mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup"))
+}
+
+// v1Mounted returns the v1 subsystems (by containerd's names: "cpu",
+// "memory", "systemd" for name=systemd, ...) whose directory root/<name>
+// is, or links to, a cgroup mount carrying that controller. Anything else
+// under root, such as a plain directory "net_cls" on the /sys/fs/cgroup
+// tmpfs, is not a controller: writing cgroup.procs there would only make
+// files. nil means no cgroup is mounted under root at all, which happens
+// only for a fake layout in unit tests (rt's own root comes from the
+// mounts, see v1Root): then directories are taken as they are.
+func v1Mounted(root string) (map[string]bool, error) {
+	mounts, err := cgroupMounts()
+	if err != nil {
+		return nil, fmt.Errorf("reading cgroup v1 mounts: %w", err)
+	}
+	known := knownSubsystems()
+	var out map[string]bool
+	for _, m := range mounts {
+		if filepath.Dir(m.Mountpoint) != filepath.Clean(root) {
+			continue
+		}
+		if out == nil {
+			out = map[string]bool{}
+		}
+		for _, opt := range strings.Split(m.VFSOptions, ",") {
+			name, named := strings.CutPrefix(opt, "name=")
+			if !named && !known[opt] {
+				continue
+			}
+			// root/cpu may be a symlink to root/cpu,cpuacct.
+			if p, err := filepath.EvalSymlinks(filepath.Join(root, name)); err == nil && p == m.Mountpoint {
+				out[name] = true
+			}
+		}
+	}
 	return out, nil
 }
 

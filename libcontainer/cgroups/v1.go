@@ -88,10 +88,18 @@ func v1Subsystems(root string) ([]cgroup1.Subsystem, error) {
 	if h, err := cgroup1.NewHugetlb(root); err == nil {
 		all = append(all, h)
 	}
+	// Only real cgroup mounts count (mounts.go, v1Mounted).
+	mounted, err := v1Mounted(root)
+	if err != nil {
+		return nil, err
+	}
 	var out []cgroup1.Subsystem
 	for _, s := range all {
 		p, ok := s.(v1Pather)
 		if !ok {
+			continue
+		}
+		if mounted != nil && !mounted[string(s.Name())] {
 			continue
 		}
 		if _, err := os.Stat(p.Path("/")); err == nil {
