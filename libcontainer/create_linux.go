@@ -313,7 +313,7 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 			console = fd
 		case msgReady:
 			if p.joinPid != 0 {
-				return console, nil // an exec'd process is not the container's state
+				return console, p.awaitExec() // an exec'd process is not the container's state
 			}
 			start, _, err := procStartTime(p.pid)
 			if err != nil {
@@ -324,8 +324,8 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 				return nil, err
 			}
 			return console, nil
-		case msgError:
-			return nil, errors.New(string(payload))
+		case msgError, msgExecError:
+			return nil, decodeInitError(typ, payload)
 		default:
 			return nil, fmt.Errorf("protocol error: unexpected %q", typ)
 		}

@@ -53,7 +53,7 @@ func Init() {
 	os.Clearenv()
 	err = initContainer(sock)
 	// Only reached on failure.
-	_ = sock.send(msgError, []byte(err.Error()))
+	sendInitError(sock, err)
 	os.Exit(1)
 }
 
@@ -73,6 +73,9 @@ func initContainer(sock *syncSocket) error {
 	}
 	if cfg.Exec {
 		return initExec(sock, &cfg)
+	}
+	if err := setupNetwork(spec); err != nil {
+		return err
 	}
 	rfs, err := prepareRootfs(&cfg)
 	if err != nil {
@@ -147,7 +150,7 @@ func initContainer(sock *syncSocket) error {
 	// when execve succeeds (or the init dies), and poststart hooks run
 	// after the user process is in place.
 	unix.Close(cfg.FifoFd)
-	return ex.exec()
+	return reportExecFailure(fifo, ex.exec())
 }
 
 // initExec runs a process in an existing container (`rt exec`). nsenter.c
@@ -205,12 +208,14 @@ func (r *readyProcess) exec() error {
 	if _, err := setRlimits(r.lateRlimits, false); err != nil {
 		return err
 	}
-	return fmt.Errorf("exec %s: %w", r.args[0], syscall.Exec(r.path, r.args, r.env))
+	resetSignals()
+	return newExecError(r.path, syscall.Exec(r.path, r.args, r.env))
 }
 
 // handOver ends set-up: nothing but stdio and the preserved fds may reach
 // the container, the init outlives rt from here on, and the parent hears
-// "ready" (then the socket is closed).
+// "ready". The socket stays open, close-on-exec: `rt exec` reads EOF when
+// execve succeeded, or the reason it failed.
 func handOver(sock *syncSocket, preserveFds int) error {
 	if err := closeExecFrom(3 + preserveFds); err != nil {
 		return err
@@ -218,10 +223,7 @@ func handOver(sock *syncSocket, preserveFds int) error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
 		return err
 	}
-	if err := sock.send(msgReady, nil); err != nil {
-		return err
-	}
-	return sock.Close()
+	return sock.send(msgReady, nil)
 }
 
 // waitWithoutProcess reports ready and blocks on the exec fifo forever.
@@ -394,7 +396,11 @@ func lookExecutable(p *specs.Process) (string, []string, error) {
 	name := p.Args[0]
 	if strings.Contains(name, "/") {
 		if err := checkExecutable(name); err != nil {
-			return "", nil, fmt.Errorf("exec: %q: %w", name, err)
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return "", nil, &ExecError{Prog: name, Reason: err.Error(), NotFound: errors.Is(err, os.ErrNotExist)}
 		}
 		return name, env, nil
 	}
@@ -410,7 +416,7 @@ func lookExecutable(p *specs.Process) (string, []string, error) {
 			return full, env, nil
 		}
 	}
-	return "", nil, fmt.Errorf("exec: %q: %w", name, exec.ErrNotFound)
+	return "", nil, &ExecError{Prog: name, Reason: exec.ErrNotFound.Error(), NotFound: true}
 }
 
 func checkExecutable(path string) error {
