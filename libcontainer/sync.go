@@ -14,9 +14,14 @@ package libcontainer
 //	8     init -> parent  pty + fd            pty master (terminal: true)
 //	9     init -> parent  ready               all set up; now blocked on exec.fifo
 //	any   child -> parent error <msg>         setup failed; the child exits
+//	any   child -> parent exec-error <json>   the program cannot be run (ExecError: 126/127)
 //
-// The init closes its end after "ready"; a closed socket before "ready" means
-// the init died, and the parent reports its exit status.
+// After "ready" the child keeps its end, close-on-exec, until execve: `rt
+// exec` reads EOF when execve succeeded, or an exec-error. The container
+// init's execve happens after `rt start`, so it reports a failed one through
+// the exec fifo instead (after the "0" it wrote there; see waitExec). A
+// closed socket before "ready" means the child died, and the parent reports
+// its exit status.
 
 import (
 	"bytes"
