@@ -7,14 +7,20 @@ import (
 var createCommand = &cli.Command{
 	Name:      "create",
 	Usage:     "create a container; its process waits for `rt start`",
-	ArgsUsage: "<container-id>",
-	Flags:     createFlags,
+	ArgsUsage: "<container-id> [-- COMMAND [ARG...]]",
+	Description: `Sets up a container from the bundle (namespaces, cgroup, mounts, the
+process's user and capabilities) and leaves its process waiting, one execve
+away, until 'rt start'. This is the half of 'rt run' that containerd and podman
+call; 'rt state' then reports "created" and the init's pid. The overrides of
+'rt run' (COMMAND after --, --env, --cwd, --user, --hostname) apply the same way.
+
+EXAMPLE:
+   rt create -b ./bundle --pid-file c1.pid c1 -- sleep 60
+   rt start c1
+   rt delete --force c1`,
+	Flags: createFlags,
 	Action: func(c *cli.Context) error {
-		id, err := idArg(c)
-		if err != nil {
-			return err
-		}
-		_, err = createContainer(c, id, true)
+		_, err := createContainer(c, true)
 		return err
 	},
 }

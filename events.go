@@ -20,8 +20,15 @@ type event struct {
 }
 
 var eventsCommand = &cli.Command{
-	Name:      "events",
-	Usage:     "print the container's stats and OOM events as JSON lines",
+	Name:  "events",
+	Usage: "print the container's stats and OOM events as JSON lines",
+	Description: `Prints one JSON line per event of a running container: its resource usage
+(cgroup stats) every --interval, and "oom" when the kernel's OOM killer hits it;
+with --stats, the stats once. The shapes are runc's, which containerd reads.
+
+EXAMPLE:
+   rt events --stats c1 | jq .data.memory.usage
+   rt events --interval 1s c1`,
 	ArgsUsage: "<container-id>",
 	Flags: []cli.Flag{
 		&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "stats interval"},

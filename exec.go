@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
@@ -20,8 +19,19 @@ import (
 const execExitFailed = 255
 
 var execCommand = &cli.Command{
-	Name:      "exec",
-	Usage:     "run a process in a running container",
+	Name:  "exec",
+	Usage: "run a process in a running container",
+	Description: `Runs another process in a running (or created) container: in all its
+namespaces and its cgroup, under its seccomp filter, starting from the
+container's own process settings (user, env, cwd, capabilities) with the flags
+applied. The exit status is the process's, or 255 when rt exec itself fails,
+as runc (the process could not be started, e.g. not found: the reason is on
+stderr). -p takes a full runtime-spec process JSON instead.
+
+EXAMPLE:
+   rt exec c1 ps
+   rt exec -e DEBUG=1 --cwd /tmp -u 1000:1000 c1 sh -c 'id; pwd'
+   rt exec -t c1 sh          # interactive, from a terminal`,
 	ArgsUsage: "<container-id> <command> [args...] (or -p process.json)",
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "process.json `FILE` (a runtime-spec process); other process flags are then ignored"},
@@ -133,18 +143,9 @@ func execSpec(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 		p.Cwd = cwd
 	}
 	if u := c.String("user"); u != "" {
-		uid, gid, hasGid := strings.Cut(u, ":")
-		n, err := strconv.ParseUint(uid, 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("--user %q: uid must be a number", u)
-		}
-		p.User = specs.User{UID: uint32(n), GID: p.User.GID}
-		if hasGid {
-			g, err := strconv.ParseUint(gid, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("--user %q: gid must be a number", u)
-			}
-			p.User.GID = uint32(g)
+		var err error
+		if p.User, err = parseUser(u, p.User); err != nil {
+			return nil, err
 		}
 	}
 	for _, g := range c.StringSlice("additional-gids") {
@@ -170,22 +171,4 @@ func execSpec(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 		p.NoNewPrivileges = true
 	}
 	return &p, nil
-}
-
-// mergeEnv adds or replaces NAME=value entries.
-func mergeEnv(env, add []string) []string {
-	out := append([]string{}, env...)
-	for _, kv := range add {
-		name, _, _ := strings.Cut(kv, "=")
-		replaced := false
-		for i, e := range out {
-			if n, _, _ := strings.Cut(e, "="); n == name {
-				out[i], replaced = kv, true
-			}
-		}
-		if !replaced {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

@@ -20,9 +20,16 @@ var importCommand = &cli.Command{
 	Description: `Writes BUNDLE/rootfs and BUNDLE/config.json from an image archive made by
 'docker save' (any Docker version) or an OCI image layout tar. ARCHIVE "-" reads
 stdin. A COMMAND after -- replaces the image's Cmd, as 'docker run IMAGE COMMAND'
-does. Flags go before ARCHIVE.
+does. Flags go before ARCHIVE. The bundle's process runs as the image says
+(Entrypoint + Cmd, Env, WorkingDir, User), without a terminal, in a network
+namespace of its own with only lo (--net host shares the host's), and with
+Docker's default capabilities. Its config.json names no hostname, so each
+container is called by its ID.
 
-   rt import busybox.tar ./bb && cd bb && rt run demo`,
+EXAMPLE:
+   docker save busybox >busybox.tar
+   rt import busybox.tar ./bb && cd bb && rt run demo
+   rt import --entrypoint /bin/sh busybox.tar ./bb2 -- -c 'echo hi'`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "image", Usage: "take the image with this tag or ID from an archive holding several"},
 		&cli.BoolFlag{Name: "force", Usage: "replace BUNDLE if it exists and is not empty"},

@@ -12,8 +12,16 @@ import (
 )
 
 var killCommand = &cli.Command{
-	Name:      "kill",
-	Usage:     "send a signal (default SIGTERM) to a container's init",
+	Name:  "kill",
+	Usage: "send a signal (default SIGTERM) to a container's init",
+	Description: `Sends a signal to the container's init process (its PID 1), or with --all to
+every process of the container's cgroup. The signal is a name (TERM, SIGTERM) or
+a number (15); the default is SIGTERM. A container that has stopped is "not
+running" (except with --all, which then does nothing, as runc).
+
+EXAMPLE:
+   rt kill c1            # SIGTERM
+   rt kill --all c1 KILL`,
 	ArgsUsage: "<container-id> [signal]",
 	Flags: []cli.Flag{
 		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process in the container's cgroup"},

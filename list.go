@@ -16,21 +16,28 @@ var listCommand = &cli.Command{
 	Name:    "list",
 	Aliases: []string{"ps-all"},
 	Usage:   "list containers",
+	Description: `Lists the containers under --root with their init's pid, status (created,
+running, paused, stopped), bundle, creation time and owner. --format json prints
+runc's JSON array ("null" when there are none); -q prints the IDs only, one per
+line, for scripts. A --root that does not exist yet is an empty list.
+
+EXAMPLE:
+   rt list
+   rt list -q | xargs -r rt delete --force
+   rt list --format json | jq -r '.[] | select(.status == "stopped") | .id'`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only IDs"},
 	},
 	Action: func(c *cli.Context) error {
+		if err := noArgs(c); err != nil {
+			return err
+		}
 		root, err := rootDir(c)
 		if err != nil {
 			return err
 		}
-		// runc: a missing explicit --root is an error, the default is not.
-		if c.IsSet("root") {
-			if _, err := os.Stat(root); err != nil {
-				return fmt.Errorf("--root: %w", err)
-			}
-		}
+		// A --root that does not exist yet holds no containers (runc).
 		cts, err := libcontainer.List(root)
 		if err != nil {
 			return err

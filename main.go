@@ -7,6 +7,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,6 +47,22 @@ func newApp() *cli.App {
 		Name:    "rt",
 		Usage:   "a daemonless OCI container runtime",
 		Version: version,
+		Description: `rt runs OCI containers with no daemon, as runc does, and takes runc's
+commands and flags, so containerd and podman can drive it. A container comes
+from a bundle: a directory holding config.json and a root filesystem. Two ways
+to get one:
+
+   rt import busybox.tar ./bb         # a 'docker save' archive -> bundle
+   rt run -b ./bb c1 -- echo hello    # run it; the command after -- overrides the image's
+
+   mkdir -p bundle/rootfs && tar -xf rootfs.tar -C bundle/rootfs
+   rt spec -b bundle                  # write an example config.json, then edit it
+   rt run -b bundle c2
+
+'rt run' stays in the foreground and exits with the process's status. Each
+command explains itself and has an example: rt COMMAND --help.`,
+		// -e A=1,2 is one variable, not two.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
 			&cli.StringFlag{Name: "log", Usage: "append log lines to `FILE` instead of stderr"},
@@ -151,18 +168,29 @@ func logf(level, format string, args ...any) {
 	fmt.Fprintf(logOut, "%s\n", msg)
 }
 
-// fatal reports err as one line on stderr and exits 1. With --log the line
-// also goes to the log file (containerd reads the last "error" line there),
-// as runc does.
+// fatal reports err as one line on stderr and exits 1, or with the status
+// the error carries (126/127 when the container's program cannot be
+// executed or is not found). With --log the line also goes to the log file
+// (containerd reads the last "error" line there), as runc does.
 func fatal(err error) {
-	fatalWithCode(err, 1)
+	code := 1
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		code = coded.ExitCode()
+	}
+	fatalWithCode(err, code)
 }
 
 func fatalWithCode(err error, code int) {
+	reportError(err)
+	os.Exit(code)
+}
+
+// reportError prints err as fatal does, without exiting.
+func reportError(err error) {
 	msg := strings.TrimSpace(err.Error())
 	if logToFile {
 		logf("error", "%s", msg)
 	}
 	fmt.Fprintf(os.Stderr, "rt: %s\n", msg)
-	os.Exit(code)
 }

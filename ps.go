@@ -12,8 +12,16 @@ import (
 )
 
 var psCommand = &cli.Command{
-	Name:      "ps",
-	Usage:     "list the processes of a container",
+	Name:  "ps",
+	Usage: "list the processes of a container",
+	Description: `Lists the processes in the container's cgroup: as 'ps -ef' rows (or with the
+ps options given after the ID) or, with --format json, as a JSON array of host
+pids.
+
+EXAMPLE:
+   rt ps c1
+   rt ps --format json c1
+   rt ps c1 -- -o pid,comm`,
 	ArgsUsage: "<container-id> [-- ps-args]",
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
@@ -35,7 +43,11 @@ var psCommand = &cli.Command{
 			}
 			return json.NewEncoder(os.Stdout).Encode(pids)
 		case "table":
-			return psTable(pids, c.Args().Tail())
+			args := c.Args().Tail()
+			if len(args) > 0 && args[0] == "--" {
+				args = args[1:]
+			}
+			return psTable(pids, args)
 		default:
 			return fmt.Errorf("--format: unknown format %q (want table or json)", f)
 		}

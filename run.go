@@ -9,19 +9,31 @@ import (
 var runCommand = &cli.Command{
 	Name:      "run",
 	Usage:     "create and start a container, in the foreground unless --detach",
-	ArgsUsage: "<container-id>",
+	ArgsUsage: "<container-id> [-- COMMAND [ARG...]]",
+	Description: `Runs a container from the bundle (--bundle, default the current directory):
+config.json says what to run (process.args), in which root filesystem (root.path)
+and with which namespaces, mounts and limits. In the foreground rt passes stdio
+through, forwards signals, and exits with the process's status (128+N when
+killed by signal N; 126 when the program cannot be executed, 127 when it is not
+found; 1 when rt itself fails), then deletes the container (unless --keep).
+The overrides below change this container only, never config.json: a COMMAND
+after -- replaces process.args; --env, --cwd, --user and --hostname replace the
+config's values. Without a hostname in config.json the container is called by
+its ID. Flags go before the ID. Make a bundle with 'rt import' (from a docker
+save archive) or 'rt spec' (an example config.json for a rootfs of your own).
+
+EXAMPLE:
+   rt import busybox.tar ./bb
+   rt run -b ./bb hello -- echo hello world
+   for i in 1 2 3; do rt run -b ./bb -e N=$i job$i -- sh -c 'echo $N $(hostname)'; done`,
 	Flags: append([]cli.Flag{
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container has started"},
 		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
 		&cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for runc compatibility"},
 	}, createFlags...),
 	Action: func(c *cli.Context) error {
-		id, err := idArg(c)
-		if err != nil {
-			return err
-		}
 		detach := c.Bool("detach")
-		ct, err := createContainer(c, id, detach)
+		ct, err := createContainer(c, detach)
 		if err != nil {
 			return err
 		}

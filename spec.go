@@ -13,8 +13,22 @@ import (
 )
 
 var specCommand = &cli.Command{
-	Name:      "spec",
-	Usage:     "write an example config.json into the bundle",
+	Name:  "spec",
+	Usage: "write an example config.json into the bundle",
+	Description: `Writes config.json into the bundle (--bundle, default the current directory),
+runc's example: a busybox-style 'sh' with terminal: true, in new pid, network,
+ipc, uts, mount and cgroup namespaces, a read-only rootfs at "rootfs", and
+hostname "rt". Edit it before 'rt run': process.args is the command line run in
+the container, process.terminal must be false when stdin is not a terminal
+(scripts, pipes), root.path is the root filesystem. --rootless adds a user
+namespace mapping your uid to root, for running without root. An existing
+config.json is never overwritten.
+
+EXAMPLE:
+   mkdir -p bundle/rootfs && docker export $(docker create busybox) | tar -xC bundle/rootfs
+   rt spec -b bundle
+   jq '.process.args = ["echo", "hello world"] | .process.terminal = false' bundle/config.json >c && mv c bundle/config.json
+   rt run -b bundle hello`,
 	ArgsUsage: " ",
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "bundle `DIR` to write config.json into"},

@@ -8,8 +8,15 @@ import (
 )
 
 var stateCommand = &cli.Command{
-	Name:      "state",
-	Usage:     "print the state of a container as JSON",
+	Name:  "state",
+	Usage: "print the state of a container as JSON",
+	Description: `Prints the OCI state of a container as runc does (JSON, no trailing newline):
+ociVersion, id, pid (0 once stopped), status (creating, created, running,
+paused, stopped), bundle, rootfs, created, owner and annotations. The status is
+read from the kernel each time, never from a stale file.
+
+EXAMPLE:
+   rt state c1 | jq -r .status`,
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
 		ct, err := loadContainer(c)

@@ -15,8 +15,16 @@ import (
 )
 
 var updateCommand = &cli.Command{
-	Name:      "update",
-	Usage:     "change the resource limits of a running container",
+	Name:  "update",
+	Usage: "change the resource limits of a running container",
+	Description: `Changes the cgroup limits of a created, running or paused container, from
+the flags below (only those given change) or from a runtime-spec
+LinuxResources JSON (--resources FILE, or - for stdin). Sizes take k, m and g
+suffixes.
+
+EXAMPLE:
+   rt update --memory 64m --pids-limit 100 c1
+   echo '{"cpu": {"quota": 50000, "period": 100000}}' | rt update -r - c1`,
 	ArgsUsage: "<container-id>",
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "LinuxResources JSON from `FILE` (- for stdin); other flags are then ignored"},

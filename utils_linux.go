@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/containerd/console"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
@@ -19,7 +20,7 @@ import (
 
 // Shared glue of the create/run commands (runc's utils_linux.go).
 
-var createFlags = []cli.Flag{
+var createFlags = append([]cli.Flag{
 	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle `DIR` holding config.json and the rootfs"},
 	&cli.StringFlag{Name: "console-socket", Usage: "unix socket `PATH` that receives the pty master (terminal: true)"},
 	&cli.StringFlag{Name: "pidfd-socket", Usage: "not supported", Hidden: true},
@@ -27,7 +28,7 @@ var createFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE + chroot instead of pivot_root"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "accepted for runc compatibility (rt makes no session keyring)"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass `N` extra fds (3..3+N-1) to the container"},
-}
+}, overrideFlags...)
 
 func rootDir(c *cli.Context) (string, error) {
 	root, err := filepath.Abs(c.String("root"))
@@ -40,12 +41,28 @@ func rootDir(c *cli.Context) (string, error) {
 	return root, nil
 }
 
-// idArg returns the single container ID argument.
+// moreArgs is how many arguments after the container ID a command takes
+// (-1: any); every other command takes the ID alone, as runc.
+var moreArgs = map[string]int{"kill": 1, "exec": -1, "ps": -1}
+
+// idArg returns the container ID argument. An argument the command does not
+// take is an error, never silently dropped.
 func idArg(c *cli.Context) (string, error) {
 	if c.NArg() < 1 {
 		return "", fmt.Errorf("%s: missing container ID (usage: rt %s %s)", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
 	}
+	if max, ok := moreArgs[c.Command.Name]; (!ok || max >= 0) && c.NArg() > 1+max {
+		return "", extraArgError(c, c.Args().Get(1+max))
+	}
 	return c.Args().First(), nil
+}
+
+// noArgs refuses arguments to a command that takes none.
+func noArgs(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return extraArgError(c, c.Args().First())
+	}
+	return nil
 }
 
 func loadContainer(c *cli.Context) (*libcontainer.Container, error) {
@@ -82,11 +99,27 @@ func checkTerminal(terminal, detach bool, consoleSocket string) error {
 	if (!detach || !terminal) && consoleSocket != "" {
 		return errors.New("cannot use console socket if rt will not detach or allocate tty")
 	}
+	// In the foreground rt copies its stdin to the container's terminal: a
+	// pipe or a file there never reads as end-of-file, so the process would
+	// wait forever. runc refuses the same.
+	if terminal && !detach && !isTerminal(os.Stdin) {
+		return errors.New(`a terminal was asked for ("terminal": true in config.json, or exec -t) but stdin is not a terminal; set "terminal": false to run from scripts and pipes`)
+	}
 	return nil
 }
 
-// createContainer runs the create half shared by `create` and `run`.
-func createContainer(c *cli.Context, id string, detach bool) (*libcontainer.CreateResult, error) {
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// createContainer runs the create half shared by `create` and `run`: the
+// arguments are `ID [-- COMMAND...]`.
+func createContainer(c *cli.Context, detach bool) (*libcontainer.CreateResult, error) {
+	id, cmd, err := splitCommand(c)
+	if err != nil {
+		return nil, err
+	}
 	root, err := rootDir(c)
 	if err != nil {
 		return nil, err
@@ -95,8 +128,11 @@ func createContainer(c *cli.Context, id string, detach bool) (*libcontainer.Crea
 		return nil, err
 	}
 	bundle := c.String("bundle")
-	spec, err := libcontainer.LoadSpec(bundle)
+	spec, err := libcontainer.LoadSpecWith(bundle, func(s *specs.Spec) error { return applyOverrides(c, id, s, cmd) })
 	if err != nil {
+		return nil, err
+	}
+	if err := libcontainer.CheckPrivileges(spec); err != nil {
 		return nil, err
 	}
 	sock := c.String("console-socket")

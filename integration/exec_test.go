@@ -109,9 +109,7 @@ func TestExecTTY(t *testing.T) {
 	e := newEnv(t)
 	b := e.bundle("b", nil, "sleep", "30")
 	e.mustRT("run", "-d", "-b", b, "tty")
-	devnull, _ := os.Open(os.DevNull)
-	defer devnull.Close()
-	out, errs, code := e.rtIn("", devnull, "exec", "-t", "tty", "sh", "-c", "test -t 0 && test -t 1 && echo tty-ok")
+	out, errs, code := e.rtIn("", ptyStdin(t), "exec", "-t", "tty", "sh", "-c", "test -t 0 && test -t 1 && echo tty-ok")
 	if code != 0 || !strings.Contains(out, "tty-ok") {
 		t.Fatalf("exit %d, %q %q", code, out, errs)
 	}

@@ -21,12 +21,44 @@ func TestRunTerminalForeground(t *testing.T) {
 	e := newEnv(t)
 	b := e.bundle("b", func(c map[string]any) { obj(c, "process")["terminal"] = true },
 		"sh", "-c", "test -t 0 && test -t 1 && echo tty-ok; tty")
-	devnull, _ := os.Open(os.DevNull)
-	defer devnull.Close()
-	out, errs, code := e.rtIn(b, devnull, "run", "tty")
+	out, errs, code := e.rtIn(b, ptyStdin(t), "run", "tty")
 	if code != 0 || !strings.Contains(out, "tty-ok") || !strings.Contains(out, "/dev/pts/0") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
 	}
+}
+
+// terminal: true with a stdin that is not a terminal fails at once, naming
+// the setting, and leaves nothing: a pipe copied to the container's terminal
+// would never end, and the process would wait forever (as runc refuses).
+func TestRunTerminalStdinNotATerminal(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) { obj(c, "process")["terminal"] = true }, "sh")
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	_, errs, code := e.rtIn(b, devnull, "run", "ttypipe")
+	if code == 0 || !strings.Contains(errs, `"terminal": false`) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "ttypipe")); err == nil {
+		t.Fatal("state dir left behind")
+	}
+}
+
+// ptyStdin is the slave of a new pty, for rt's stdin: rt then has a terminal
+// to copy to the container's.
+func ptyStdin(t *testing.T) *os.File {
+	t.Helper()
+	master, slavePath, err := console.NewPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { master.Close() })
+	slave, err := os.OpenFile(slavePath, os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { slave.Close() })
+	return slave
 }
 
 // --console-socket: the pty master arrives over SCM_RIGHTS (containerd, podman).

@@ -15,6 +15,12 @@ import (
 // LoadSpec reads and validates <bundle>/config.json. Errors name the file and,
 // for JSON syntax errors, the line:column.
 func LoadSpec(bundle string) (*specs.Spec, error) {
+	return LoadSpecWith(bundle, nil)
+}
+
+// LoadSpecWith is LoadSpec with edit (the caller's per-container overrides)
+// applied between reading and validating; its errors are returned as they are.
+func LoadSpecWith(bundle string, edit func(*specs.Spec) error) (*specs.Spec, error) {
 	path := filepath.Join(bundle, "config.json")
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -24,6 +30,11 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&spec); err != nil {
 		return nil, fmt.Errorf("%s: %s", path, describeJSONError(data, err))
+	}
+	if edit != nil {
+		if err := edit(&spec); err != nil {
+			return nil, err
+		}
 	}
 	if err := ValidateSpec(&spec, bundle); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

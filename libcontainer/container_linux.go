@@ -348,7 +348,7 @@ func (c *Container) readFifo(f *os.File) error {
 			// It may have written, exec'd (and exited) between our read
 			// and this check: what it wrote is still in the fifo.
 			if n, _ := unix.Read(fd, buf); n == 1 {
-				return nil
+				return waitExec(f) // what follows is a failed execve's error, if any
 			}
 			if !alive {
 				return errors.New("container init exited before start")
@@ -364,16 +364,22 @@ func (c *Container) readFifo(f *os.File) error {
 }
 
 // waitExec reads the fifo to EOF: the init's end is close-on-exec, so EOF
-// means the user process has replaced the init (or the init died).
+// means the user process has replaced the init (or the init died). A failed
+// execve is reported in the fifo before the init exits.
 func waitExec(f *os.File) error {
 	if err := unix.SetNonblock(int(f.Fd()), false); err != nil {
 		return err
 	}
-	buf := make([]byte, 16)
+	buf := make([]byte, 512)
+	var msg []byte
 	for {
 		n, err := unix.Read(int(f.Fd()), buf)
+		if n > 0 {
+			msg = append(msg, buf[:n]...)
+			continue
+		}
 		if n == 0 && err == nil {
-			return nil
+			return fifoExecError(msg)
 		}
 		if err != nil && err != unix.EINTR {
 			return fmt.Errorf("read exec fifo: %w", err)

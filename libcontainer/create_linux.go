@@ -368,11 +368,12 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 			console = fd
 		case msgReady:
 			if p.joinPid != 0 {
-				// An exec'd process is not the container's state.
-				if err := p.ackReady(); err != nil {
+				// An exec'd process is not the container's state. After the
+				// ack, the socket tells whether its execve worked.
+				if err := p.sock.send(msgReadyAck, nil); err != nil {
 					return nil, err
 				}
-				return console, nil
+				return console, p.awaitExec()
 			}
 			start, _, err := procStartTime(p.pid)
 			if err != nil {
@@ -387,8 +388,8 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 				return nil, err
 			}
 			return console, nil
-		case msgError:
-			return nil, errors.New(string(payload))
+		case msgError, msgExecError:
+			return nil, decodeInitError(typ, payload)
 		default:
 			return nil, fmt.Errorf("protocol error: unexpected %q", typ)
 		}

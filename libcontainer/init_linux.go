@@ -61,7 +61,7 @@ func Init() {
 	os.Clearenv()
 	err = initContainer(sock)
 	// Only reached on failure.
-	_ = sock.send(msgError, []byte(err.Error()))
+	sendInitError(sock, err)
 	os.Exit(1)
 }
 
@@ -81,6 +81,9 @@ func initContainer(sock *syncSocket) error {
 	}
 	if cfg.Exec {
 		return initExec(sock, &cfg)
+	}
+	if err := setupNetwork(spec); err != nil {
+		return err
 	}
 	rfs, err := prepareRootfs(&cfg)
 	if err != nil {
@@ -134,7 +137,7 @@ func initContainer(sock *syncSocket) error {
 		// Nothing to run: stay created; `rt start` refuses such a container.
 		return waitWithoutProcess(sock, cfg.FifoFd)
 	}
-	ex, err := prepareProcess(sock, spec, cfg.PreserveFds)
+	ex, err := prepareProcess(sock, spec, cfg.PreserveFds, false)
 	if err != nil {
 		return err
 	}
@@ -158,7 +161,7 @@ func initContainer(sock *syncSocket) error {
 	// when execve succeeds (or the init dies), and poststart hooks run
 	// after the user process is in place.
 	unix.Close(cfg.FifoFd)
-	return ex.exec()
+	return reportExecFailure(fifo, ex.exec())
 }
 
 // initExec runs a process in an existing container (`rt exec`). nsenter.c
@@ -172,7 +175,7 @@ func initExec(sock *syncSocket, cfg *initConfig) error {
 			return err
 		}
 	}
-	ex, err := prepareProcess(sock, spec, cfg.PreserveFds)
+	ex, err := prepareProcess(sock, spec, cfg.PreserveFds, true)
 	if err != nil {
 		return err
 	}
@@ -188,8 +191,8 @@ type readyProcess struct {
 
 // prepareProcess applies everything about the process (rlimits, cwd, user,
 // capabilities, seccomp), resolves the executable and hands over to the
-// parent ("ready"). Shared by the init and `rt exec`.
-func prepareProcess(sock *syncSocket, spec *specs.Spec, preserveFds int) (*readyProcess, error) {
+// parent ("ready"). Shared by the init and `rt exec` (exec set).
+func prepareProcess(sock *syncSocket, spec *specs.Spec, preserveFds int, exec bool) (*readyProcess, error) {
 	late, err := setupProcess(spec.Process, spec.Linux.Seccomp)
 	if err != nil {
 		return nil, err
@@ -205,7 +208,7 @@ func prepareProcess(sock *syncSocket, spec *specs.Spec, preserveFds int) (*ready
 			return nil, err
 		}
 	}
-	if err := handOver(sock, preserveFds); err != nil {
+	if err := handOver(sock, preserveFds, exec); err != nil {
 		return nil, err
 	}
 	return &readyProcess{args: spec.Process.Args, env: env, path: path, lateRlimits: late}, nil
@@ -216,13 +219,17 @@ func (r *readyProcess) exec() error {
 	if _, err := setRlimits(r.lateRlimits, false); err != nil {
 		return err
 	}
-	return fmt.Errorf("exec %s: %w", r.args[0], syscall.Exec(r.path, r.args, r.env))
+	resetSignals()
+	return newExecError(r.path, syscall.Exec(r.path, r.args, r.env))
 }
 
 // handOver ends set-up: nothing but stdio and the preserved fds may reach
 // the container, the parent hears "ready" and acknowledges it once the pid
-// is saved, the init outlives rt from then on, and the socket is closed.
-func handOver(sock *syncSocket, preserveFds int) error {
+// is saved, and the init outlives rt from then on. The container's init
+// then closes the socket (the parent waits for that); `rt exec`'s process
+// keeps it, close-on-exec, so `rt exec` reads EOF when execve succeeded, or
+// the reason it failed.
+func handOver(sock *syncSocket, preserveFds int, keepOpen bool) error {
 	if err := markCloexecFrom(3 + preserveFds); err != nil {
 		return err
 	}
@@ -236,12 +243,15 @@ func handOver(sock *syncSocket, preserveFds int) error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
 		return err
 	}
+	if keepOpen {
+		return nil
+	}
 	return sock.Close()
 }
 
 // waitWithoutProcess reports ready and blocks on the exec fifo forever.
 func waitWithoutProcess(sock *syncSocket, fifoFd int) error {
-	if err := handOver(sock, 0); err != nil {
+	if err := handOver(sock, 0, false); err != nil {
 		return err
 	}
 	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fifoFd), os.O_WRONLY, 0)
@@ -405,7 +415,11 @@ func lookExecutable(p *specs.Process) (string, []string, error) {
 	name := p.Args[0]
 	if strings.Contains(name, "/") {
 		if err := checkExecutable(name); err != nil {
-			return "", nil, fmt.Errorf("exec: %q: %w", name, err)
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return "", nil, &ExecError{Prog: name, Reason: err.Error(), NotFound: errors.Is(err, os.ErrNotExist)}
 		}
 		return name, env, nil
 	}
@@ -421,7 +435,7 @@ func lookExecutable(p *specs.Process) (string, []string, error) {
 			return full, env, nil
 		}
 	}
-	return "", nil, fmt.Errorf("exec: %q: %w", name, exec.ErrNotFound)
+	return "", nil, &ExecError{Prog: name, Reason: exec.ErrNotFound.Error(), NotFound: true}
 }
 
 func checkExecutable(path string) error {

@@ -19,11 +19,17 @@ package libcontainer
 //	                                          parent waits for that) and blocks
 //	                                          on exec.fifo
 //	any   child -> parent error <msg>         setup failed; the child exits
+//	any   child -> parent exec-error <json>   the program cannot be run (ExecError: 126/127)
 //
-// The init closes its end after "ready-ack"; a closed socket before "ready"
-// means the init died, and the parent reports its exit status. Until the
-// ack the init dies with rt (parent-death signal), so an rt killed during a
-// create never leaves a live init that state.json does not name.
+// The container's init closes its end after "ready-ack"; a closed socket
+// before "ready" means the init died, and the parent reports its exit
+// status. Until the ack the init dies with rt (parent-death signal), so an
+// rt killed during a create never leaves a live init that state.json does
+// not name. `rt exec`'s process keeps its end after the ack, close-on-exec,
+// until execve: `rt exec` reads EOF when execve succeeded, or an
+// exec-error. The container init's execve happens after `rt start`, so it
+// reports a failed one through the exec fifo instead (after the "0" it
+// wrote there; see waitExec).
 
 import (
 	"bytes"

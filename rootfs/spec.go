@@ -47,6 +47,8 @@ func RuntimeSpec(rootfsDir string, cfg *ispec.Image, opts SpecOptions) (*specs.S
 	s := specconv.Default(false)
 	c := cfg.Config
 	s.Root = &specs.Root{Path: "rootfs"} // writable, as in Docker
+	// No hostname: rt then names the container by its ID, as Docker does.
+	s.Hostname = ""
 	p := s.Process
 	p.Terminal = opts.Terminal
 	// Docker does not set no_new_privileges: setuid binaries in the image work.

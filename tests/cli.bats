@@ -61,9 +61,15 @@ load helpers
 	[ "$output" = "l1" ]
 }
 
-@test "list with a missing explicit --root is an error" {
+@test "list with a --root that does not exist yet is an empty list (runc)" {
 	run "$RT" --root "$WORK/nope" list
-	[ "$status" -ne 0 ]
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "ID          PID         STATUS      BUNDLE      CREATED     OWNER" ]
+	[ "${#lines[@]}" -eq 1 ]
+	run "$RT" --root "$WORK/nope" list -q
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$WORK/nope" ]
 }
 
 @test "errors use runc's texts: does not exist, already exists, invalid ID" {
