@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -35,6 +39,7 @@ EXAMPLE:
 		&cli.BoolFlag{Name: "force", Usage: "replace BUNDLE if it exists and is not empty"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "set process.terminal (off by default, for scripting)"},
 		&cli.StringFlag{Name: "net", Value: "none", Usage: "network: none (a new namespace with only lo) or host"},
+		&cli.StringFlag{Name: "max-size", Usage: "refuse an image whose files add up to more than this (bytes, or with a K, M, G or T suffix)"},
 		&cli.StringFlag{Name: "entrypoint", Usage: "replace the image's Entrypoint (and drop its Cmd)"},
 	},
 	Action: func(c *cli.Context) error {
@@ -66,6 +71,13 @@ EXAMPLE:
 			opts.Spec.HostNetwork = true
 		default:
 			return fmt.Errorf("import: --net %q: want none or host", n)
+		}
+		if s := c.String("max-size"); s != "" {
+			n, err := parseSize(s)
+			if err != nil {
+				return fmt.Errorf("import: --max-size %q: %w", s, err)
+			}
+			opts.MaxSize = n
 		}
 		if c.IsSet("entrypoint") {
 			ep := []string{}
@@ -103,4 +115,18 @@ EXAMPLE:
 		_, err := rootfs.Import(ctx, src, name, args[1], opts)
 		return err
 	},
+}
+
+// parseSize reads a byte count with an optional binary K/M/G/T suffix.
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	if i := strings.IndexAny(s, "kKmMgGtT"); i >= 0 && i == len(s)-1 {
+		mult = int64(1) << (10 * (1 + strings.IndexByte("kmgt", byte(unicode.ToLower(rune(s[i]))))))
+		s = s[:i]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mult {
+		return 0, errors.New("want a positive number of bytes, e.g. 512M")
+	}
+	return n * mult, nil
 }

@@ -241,3 +241,43 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// exec.fifo can be opened by nobody but rt and the container's process
+// user: another local user cannot stall `start` through it.
+func TestExecFifoPrivate(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		obj(obj(c, "process"), "user")["uid"] = 1000
+		obj(obj(c, "process"), "user")["gid"] = 1000
+	}, "true")
+	e.mustRT("create", "-b", b, "fifo")
+	var st unix.Stat_t
+	must(t, unix.Stat(filepath.Join(e.root, "fifo", "exec.fifo"), &st))
+	if st.Mode&0o777 != 0o600 || st.Uid != 1000 || st.Gid != 1000 {
+		t.Fatalf("exec.fifo mode %o owner %d:%d, want 600 1000:1000", st.Mode&0o777, st.Uid, st.Gid)
+	}
+	must(t, unix.Stat(filepath.Join(e.root, "fifo"), &st))
+	if st.Mode&0o077 != 0 {
+		t.Fatalf("state dir mode %o: others can reach exec.fifo", st.Mode&0o777)
+	}
+	e.mustRT("start", "fifo")
+}
+
+// A config.json over the 1 MiB of one protocol packet runs (runc runs
+// 60 MB ones).
+func TestLargeConfig(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		ann := map[string]any{}
+		for i := 0; i < 20000; i++ {
+			ann[fmt.Sprintf("rt.test/k%05d", i)] = strings.Repeat("v", 100)
+		}
+		c["annotations"] = ann
+	}, "echo", "large-ok")
+	if fi, _ := os.Stat(filepath.Join(b, "config.json")); fi.Size() < 2<<20 {
+		t.Fatalf("config only %d bytes", fi.Size())
+	}
+	if out := e.runOut(b, "large"); !strings.Contains(out, "large-ok") {
+		t.Fatalf("output %q", out)
+	}
+}

@@ -190,6 +190,79 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 		if strings.Contains(k, "/") || strings.Contains(k, "..") {
 			return fmt.Errorf("linux.sysctl: invalid key %q", k)
 		}
+		if err := checkSysctlNamespace(s, k); err != nil {
+			return fmt.Errorf("linux.sysctl %q: %w", k, err)
+		}
+	}
+	return validateHooks(s.Hooks)
+}
+
+// checkSysctlNamespace allows only sysctls that belong to a namespace the
+// container has of its own, as runc does: anything else would change the
+// host's kernel settings.
+func checkSysctlNamespace(s *specs.Spec, k string) error {
+	ipc := map[string]bool{"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
+		"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true}
+	switch {
+	case ipc[k] || strings.HasPrefix(k, "fs.mqueue."):
+		if !hasNS(s, specs.IPCNamespace) {
+			return errors.New("needs an ipc namespace of the container's own")
+		}
+	case strings.HasPrefix(k, "net."):
+		if !hasNS(s, specs.NetworkNamespace) {
+			return errors.New("needs a network namespace of the container's own")
+		}
+	case k == "kernel.domainname":
+		if !hasNS(s, specs.UTSNamespace) {
+			return errors.New("needs a uts namespace of the container's own")
+		}
+	case k == "kernel.hostname":
+		return errors.New("set the hostname field instead")
+	default:
+		return errors.New("not in a namespace of the container's: it would change the host")
+	}
+	return nil
+}
+
+// validateHooks: runtime-spec requires absolute hook paths; a relative one
+// would be looked up on rt's $PATH.
+func validateHooks(h *specs.Hooks) error {
+	if h == nil {
+		return nil
+	}
+	lists := []struct {
+		name  string
+		hooks []specs.Hook
+	}{
+		{"prestart", h.Prestart}, //nolint:staticcheck // deprecated, still honoured
+		{"createRuntime", h.CreateRuntime}, {"createContainer", h.CreateContainer},
+		{"startContainer", h.StartContainer}, {"poststart", h.Poststart}, {"poststop", h.Poststop},
+	}
+	for _, l := range lists {
+		for i, hk := range l.hooks {
+			if !filepath.IsAbs(hk.Path) {
+				return fmt.Errorf("hooks.%s[%d].path: %q is not an absolute path", l.name, i, hk.Path)
+			}
+			if err := noNUL(fmt.Sprintf("hooks.%s[%d]", l.name, i), hk.Args, hk.Env); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// noNUL refuses NUL bytes in argv and environment strings: execve cannot
+// pass them, and the failure would come far from the field at fault.
+func noNUL(field string, args, env []string) error {
+	for i, a := range args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return fmt.Errorf("%s.args[%d]: contains a NUL byte", field, i)
+		}
+	}
+	for i, e := range env {
+		if strings.IndexByte(e, 0) >= 0 {
+			return fmt.Errorf("%s.env[%d]: contains a NUL byte", field, i)
+		}
 	}
 	return nil
 }
@@ -289,6 +362,9 @@ var ioprioClasses = map[specs.IOPriorityClass]int{
 func validateProcess(p *specs.Process) error {
 	if len(p.Args) == 0 {
 		return errors.New("process.args: must not be empty")
+	}
+	if err := noNUL("process", p.Args, p.Env); err != nil {
+		return err
 	}
 	if p.Cwd != "" && !filepath.IsAbs(p.Cwd) {
 		return fmt.Errorf("process.cwd: %q is not an absolute path", p.Cwd)

@@ -127,3 +127,43 @@ func TestBootstrapData(t *testing.T) {
 		t.Fatalf("bootstrap %q, want %q", got, want)
 	}
 }
+
+// Hostile configs are refused at validation, naming the field.
+func TestValidateRefusesHostileConfigs(t *testing.T) {
+	cases := map[string]struct {
+		edit func(s *specs.Spec)
+		want string
+	}{
+		"relative hook": {func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}, {Path: "true"}}}
+		}, `hooks.poststart[1].path: "true" is not an absolute path`},
+		"NUL in args": {func(s *specs.Spec) { s.Process.Args = []string{"echo", "a\x00b"} }, "process.args[1]: contains a NUL byte"},
+		"NUL in env":  {func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "X=a\x00b") }, "contains a NUL byte"},
+		"host sysctl": {func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.core_pattern": "|/evil"} }, `linux.sysctl "kernel.core_pattern": not in a namespace`},
+		"net sysctl in host netns": {func(s *specs.Spec) {
+			var ns []specs.LinuxNamespace
+			for _, n := range s.Linux.Namespaces {
+				if n.Type != specs.NetworkNamespace {
+					ns = append(ns, n)
+				}
+			}
+			s.Linux.Namespaces = ns
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		}, "needs a network namespace"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := specconv.Default(false)
+			c.edit(s)
+			_, err := LoadSpec(writeBundle(t, s, ""))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("want %q, got %v", c.want, err)
+			}
+		})
+	}
+	s := specconv.Default(false)
+	s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000000"}
+	if _, err := LoadSpec(writeBundle(t, s, "")); err != nil {
+		t.Fatalf("namespaced sysctls: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -252,6 +253,30 @@ func (p *initProcess) kill() {
 	}
 }
 
+// sendConfig hands the init its config in a sealed memfd: a config.json
+// of any size (runc runs 60 MB ones) fits, where one packet holds 1 MiB,
+// and it is encoded straight into the memfd rather than into a copy.
+func (p *initProcess) sendConfig(cfg *initConfig) error {
+	fd, err := unix.MemfdCreate("rt-init-config", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return fmt.Errorf("send config: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "rt-init-config")
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<16)
+	if err := json.NewEncoder(w).Encode(cfg); err != nil {
+		return fmt.Errorf("send config: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("send config: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		return fmt.Errorf("send config: seal: %w", err)
+	}
+	return p.sock.sendFd(msgConfig, nil, fd)
+}
+
 // claimCgroup creates the container's cgroup (refusing one that holds
 // processes already, and marking what it made as this container's) and
 // puts the intermediate process in it.
@@ -329,15 +354,11 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	if err := p.cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("namespace setup: %w", err)
 	}
-	cfg, err := json.Marshal(&initConfig{
+	if err := p.sendConfig(&initConfig{
 		Spec: spec, ID: p.c.state.ID, Bundle: p.c.state.Bundle, Rootfs: p.c.state.Rootfs,
 		NoPivot: p.opts.NoPivot, CgroupPath: p.c.state.CgroupPath, PreserveFds: p.opts.PreserveFds,
 		FifoFd: fifoFd, HostPid: p.pid, Exec: p.joinPid != 0,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := p.sock.send(msgConfig, cfg); err != nil {
+	}); err != nil {
 		return nil, err
 	}
 	var console *os.File

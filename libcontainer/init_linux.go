@@ -1,9 +1,11 @@
 package libcontainer
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,12 +68,20 @@ func Init() {
 }
 
 func initContainer(sock *syncSocket) error {
-	payload, _, err := sock.expect(msgConfig)
+	_, cfgFile, err := sock.expect(msgConfig)
 	if err != nil {
 		return err
 	}
+	if cfgFile == nil {
+		return errors.New("protocol error: config without its memfd")
+	}
 	var cfg initConfig
-	if err := json.Unmarshal(payload, &cfg); err != nil {
+	// The memfd's offset is where the parent's writing left it.
+	if _, err = cfgFile.Seek(0, io.SeekStart); err == nil {
+		err = json.NewDecoder(bufio.NewReaderSize(cfgFile, 1<<16)).Decode(&cfg)
+	}
+	cfgFile.Close()
+	if err != nil {
 		return fmt.Errorf("decode init config: %w", err)
 	}
 	spec := cfg.Spec

@@ -8,7 +8,7 @@ package libcontainer
 //	2     C -> parent     usermap             new user ns: write uid/gid maps
 //	3     parent -> C     usermap-done
 //	4     C -> parent     pid <n>             host pid of the container init
-//	5     parent -> init  config <json>       initConfig: the spec and options
+//	5     parent -> init  config + fd         initConfig (JSON) in a sealed memfd: any size
 //	6     init -> parent  hooks               run prestart+createRuntime now
 //	7     parent -> init  hooks-done          (or "error <msg>" if a hook failed)
 //	8     init -> parent  pty + fd            pty master (terminal: true)

@@ -178,10 +178,10 @@ func (a *Archive) stream(r io.Reader, spoolDir string) error {
 			if m.size <= memMember && inMemory+m.size <= memTotal {
 				inMemory += m.size
 				if m.data, err = io.ReadAll(tr); err != nil {
-					return fmt.Errorf("read archive member %s: %w", hdr.Name, err)
+					return fmt.Errorf("read archive member %q: %w", hdr.Name, err)
 				}
 			} else if m.spool, err = spool(tr, spoolDir); err != nil {
-				return fmt.Errorf("read archive member %s: %w", hdr.Name, err)
+				return fmt.Errorf("read archive member %q: %w", hdr.Name, err)
 			}
 		}
 		a.add(m)
@@ -194,7 +194,7 @@ func readError(last string, err error) error {
 	if last == "" {
 		return fmt.Errorf("read archive: %w", err)
 	}
-	return fmt.Errorf("read archive after member %s: %w", last, err)
+	return fmt.Errorf("read archive after member %q: %w", last, err)
 }
 
 func spool(r io.Reader, dir string) (string, error) {
@@ -259,28 +259,28 @@ func (a *Archive) lookup(name string) (*member, error) {
 	}
 	for hops := 0; ; hops++ {
 		if hops > 16 {
-			return nil, fmt.Errorf("member %s: too many links", name)
+			return nil, fmt.Errorf("member %q: too many links", name)
 		}
 		m := a.members[p]
 		if m == nil {
-			return nil, fmt.Errorf("member %s: %w", name, os.ErrNotExist)
+			return nil, fmt.Errorf("member %q: %w", name, os.ErrNotExist)
 		}
 		switch m.typ {
 		case tar.TypeReg:
 			if m.sparse {
-				return nil, fmt.Errorf("member %s: sparse archive members are not supported", name)
+				return nil, fmt.Errorf("member %q: sparse archive members are not supported", name)
 			}
 			return m, nil
 		case tar.TypeSymlink:
 			if p, err = cleanMember(path.Join(path.Dir(p), m.link)); path.IsAbs(m.link) || err != nil {
-				return nil, fmt.Errorf("member %s: link to %q leaves the archive", name, m.link)
+				return nil, fmt.Errorf("member %q: link to %q leaves the archive", name, m.link)
 			}
 		case tar.TypeLink:
 			if p, err = cleanMember(m.link); err != nil {
-				return nil, fmt.Errorf("member %s: link to %q leaves the archive", name, m.link)
+				return nil, fmt.Errorf("member %q: link to %q leaves the archive", name, m.link)
 			}
 		default:
-			return nil, fmt.Errorf("member %s: not a regular file", name)
+			return nil, fmt.Errorf("member %q: not a regular file", name)
 		}
 	}
 }
@@ -310,14 +310,14 @@ func (a *Archive) readAll(name string) ([]byte, error) {
 	}
 	defer rc.Close()
 	if size > maxJSON {
-		return nil, fmt.Errorf("member %s: too large (%d bytes) for metadata", name, size)
+		return nil, fmt.Errorf("member %q: too large (%d bytes) for metadata", name, size)
 	}
 	b, err := io.ReadAll(rc)
 	if err == nil && int64(len(b)) != size {
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
-		return nil, fmt.Errorf("member %s: %w", name, err)
+		return nil, fmt.Errorf("member %q: %w", name, err)
 	}
 	return b, nil
 }

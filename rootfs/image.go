@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
@@ -54,14 +55,20 @@ type candidate struct {
 }
 
 func (c *candidate) String() string {
+	// Names come from the archive: quoted, so control characters and
+	// newlines cannot reach the terminal or forge rt's own lines.
 	if len(c.names) > 0 {
-		return strings.Join(c.names, ", ")
+		q := make([]string, len(c.names))
+		for i, n := range c.names {
+			q[i] = strconv.Quote(n)
+		}
+		return strings.Join(q, ", ")
 	}
 	switch {
 	case c.id != "":
 		return shortID(c.id) + " (untagged)"
 	case c.docker != nil:
-		return c.docker.Config + " (untagged)"
+		return strconv.Quote(c.docker.Config) + " (untagged)"
 	}
 	return shortID(c.manifest.Digest) + " (untagged)"
 }
@@ -211,10 +218,10 @@ func (a *Archive) readBlob(d ispec.Descriptor) ([]byte, error) {
 		return nil, err
 	}
 	if d.Size != int64(len(b)) {
-		return nil, fmt.Errorf("member %s: size %d, descriptor says %d", name, len(b), d.Size)
+		return nil, fmt.Errorf("member %q: size %d, descriptor says %d", name, len(b), d.Size)
 	}
 	if got := d.Digest.Algorithm().FromBytes(b); got != d.Digest {
-		return nil, fmt.Errorf("member %s: content digest is %s", name, got)
+		return nil, fmt.Errorf("member %q: content digest is %s", name, got)
 	}
 	return b, nil
 }
@@ -258,7 +265,7 @@ func list(cs []*candidate) string {
 	for _, c := range cs {
 		v := c.String()
 		if c.platform != nil {
-			v += " [" + c.platform.OS + "/" + c.platform.Architecture + "]"
+			v += " [" + strconv.Quote(c.platform.OS+"/"+c.platform.Architecture) + "]"
 		}
 		s = append(s, v)
 	}
@@ -384,7 +391,7 @@ func (a *Archive) load(c *candidate) (*Image, error) {
 		}
 		img.ID = digest.FromBytes(cfgBytes)
 		if want := digestFromName(e.Config); want != "" && want.Algorithm().FromBytes(cfgBytes) != want {
-			return nil, fmt.Errorf("config %s: content does not match its name", e.Config)
+			return nil, fmt.Errorf("config %q: content does not match its name", e.Config)
 		}
 		for _, l := range e.Layers {
 			img.Layers = append(img.Layers, Layer{Member: l, Digest: digestFromName(l), Size: -1})
@@ -413,6 +420,9 @@ func (a *Archive) load(c *candidate) (*Image, error) {
 	if err := json.Unmarshal(cfgBytes, &img.Config); err != nil {
 		return nil, fmt.Errorf("config %s: %w", img.ID, err)
 	}
+	if len(img.Layers) > MaxLayers {
+		return nil, fmt.Errorf("the image has %d layers; rt takes at most %d", len(img.Layers), MaxLayers)
+	}
 	diffIDs := img.Config.RootFS.DiffIDs
 	if len(diffIDs) != len(img.Layers) {
 		return nil, fmt.Errorf("config %s lists %d diff_ids for %d layers", img.ID, len(diffIDs), len(img.Layers))
@@ -429,7 +439,19 @@ func (a *Archive) load(c *candidate) (*Image, error) {
 // UnpackOptions tunes Unpack.
 type UnpackOptions struct {
 	Warn func(string) // notes about what was skipped; may be nil
+	// MaxBytes bounds the total size of the files unpacked (0: no bound).
+	MaxBytes int64
 }
+
+// MaxLayers is the most layers an image may have. Docker refuses more than
+// 127 with overlayfs (the kernel's stacking limit is near), and every layer
+// costs a pass over the archive: 50,000 references to one layer took 72 s
+// before this limit.
+const MaxLayers = 127
+
+// ErrTooLarge is returned when an image unpacks to more than
+// UnpackOptions.MaxBytes.
+var ErrTooLarge = errors.New("the image unpacks to more than the size limit")
 
 // Unpack applies the image's layers in order onto dir, an existing
 // (normally empty) directory, verifying each layer's digests as it is read.
@@ -440,9 +462,10 @@ func (img *Image) Unpack(ctx context.Context, dir string, opts UnpackOptions) er
 		return err
 	}
 	defer u.Close()
+	u.limit = opts.MaxBytes
 	for i, l := range img.Layers {
 		if err := img.applyLayer(ctx, u, l); err != nil {
-			return fmt.Errorf("layer %d/%d (%s): %w", i+1, len(img.Layers), l.Member, err)
+			return fmt.Errorf("layer %d/%d (%q): %w", i+1, len(img.Layers), l.Member, err)
 		}
 	}
 	return u.Finish()

@@ -19,6 +19,8 @@ type Options struct {
 	Force bool         // replace an existing non-empty bundle
 	Spec  SpecOptions  // changes to config.json
 	Warn  func(string) // notes about skipped things; may be nil
+	// MaxSize bounds the total size of the unpacked files (0: no bound).
+	MaxSize int64
 }
 
 // Import turns the archive read from src (name is used in errors) into an
@@ -73,13 +75,13 @@ func doImport(ctx context.Context, src io.Reader, name, dir string, opts Options
 		return nil, err
 	}
 	if want := "linux/" + runtime.GOARCH; img.Config.OS+"/"+img.Config.Architecture != want {
-		warn(fmt.Sprintf("the image is for %s, this host is %s: it will not run here without emulation", img.Platform(), want))
+		warn(fmt.Sprintf("the image is for %q, this host is %s: it will not run here without emulation", img.Platform(), want))
 	}
 	rootfs := filepath.Join(tmp, "rootfs")
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
 		return nil, err
 	}
-	if err := img.Unpack(ctx, rootfs, UnpackOptions{Warn: warn}); err != nil {
+	if err := img.Unpack(ctx, rootfs, UnpackOptions{Warn: warn, MaxBytes: opts.MaxSize}); err != nil {
 		return nil, err
 	}
 	if err := os.RemoveAll(spoolDir); err != nil {

@@ -39,6 +39,8 @@ type Unpacker struct {
 	umask    uint32
 	warn     func(string)
 	warned   map[string]bool
+	// limit bounds the bytes of file content written (0: no bound).
+	limit, written int64
 	buf      []byte
 
 	// Directory mtimes are set after the last layer: creating entries
@@ -271,6 +273,9 @@ func (u *Unpacker) file(pfd int, base string, hdr *tar.Header, r io.Reader) erro
 func (u *Unpacker) writeFile(fd int, hdr *tar.Header, r io.Reader, chown, chmod bool) error {
 	for {
 		n, rerr := r.Read(u.buf)
+		if u.written += int64(n); u.limit > 0 && u.written > u.limit {
+			return fmt.Errorf("%w (%d bytes)", ErrTooLarge, u.limit)
+		}
 		for off := 0; off < n; {
 			w, err := unix.Write(fd, u.buf[off:n])
 			if err == unix.EINTR {
@@ -387,7 +392,7 @@ func (u *Unpacker) node(pfd int, base string, hdr *tar.Header) error {
 	if errors.Is(err, unix.EPERM) && hdr.Typeflag != tar.TypeFifo && (!u.chown || userns.RunningInUserNS()) {
 		// Only the real root may make device nodes; the runtime provides
 		// /dev anyway (containerd and moby skip them the same way).
-		u.warnOnce("mknod", fmt.Sprintf("device nodes skipped (no privilege for mknod), e.g. %s", hdr.Name))
+		u.warnOnce("mknod", fmt.Sprintf("device nodes skipped (no privilege for mknod), e.g. %q", hdr.Name))
 		return nil
 	}
 	if err != nil {
@@ -440,9 +445,9 @@ func (u *Unpacker) setXattrs(hdr *tar.Header, set func(string, []byte) error) er
 		switch {
 		case err == nil:
 		case errors.Is(err, unix.ENOTSUP):
-			u.warnOnce("xattr-"+name, fmt.Sprintf("xattr %s not supported by the filesystem; dropped (first on %s)", name, hdr.Name))
+			u.warnOnce("xattr-"+name, fmt.Sprintf("xattr %q not supported by the filesystem; dropped (first on %q)", name, hdr.Name))
 		case errors.Is(err, unix.EPERM) && !u.chown:
-			u.warnOnce("xattr-"+name, fmt.Sprintf("xattr %s needs root; dropped (first on %s)", name, hdr.Name))
+			u.warnOnce("xattr-"+name, fmt.Sprintf("xattr %q needs root; dropped (first on %q)", name, hdr.Name))
 		default:
 			return fmt.Errorf("set xattr %s: %w", name, err)
 		}
