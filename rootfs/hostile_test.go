@@ -55,4 +55,3 @@ func TestMaxSize(t *testing.T) {
 		t.Fatalf("within the limit: %v", err)
 	}
 }
-

@@ -41,7 +41,7 @@ type Unpacker struct {
 	warned   map[string]bool
 	// limit bounds the bytes of file content written (0: no bound).
 	limit, written int64
-	buf      []byte
+	buf            []byte
 
 	// Directory mtimes are set after the last layer: creating entries
 	// inside a directory changes its mtime.
