@@ -332,7 +332,7 @@ func TestImportRefusesBrokenArchives(t *testing.T) {
 			b, _ := os.ReadFile(busybox)
 			os.WriteFile(dst, b[:len(b)/2], 0o644)
 		}},
-		{"digest-mismatch", layer + "): digest mismatch", func(dst string) {
+		{"digest-mismatch", layer + `"): digest mismatch`, func(dst string) {
 			importRewrite(t, busybox, dst, func(h *tar.Header, d []byte) (*tar.Header, []byte) {
 				if h.Name == layer {
 					d = bytes.Replace(d, []byte("root:x:0:0"), []byte("root:x:0:1"), 1)

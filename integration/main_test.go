@@ -2,35 +2,45 @@ package integration
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
-// TestMain fails the run if the tests left a cgroup behind under rt's parent
-// /rt (in any hierarchy) that was not there before. The host's own cgroups
-// are never touched.
+// TestMain fails the run if a cgroup this test binary's containers made is
+// left behind. It judges only its own: rt marks every cgroup it creates
+// with the container's state directory (trusted.rt.owner), and every state
+// directory of this run is under rt-test-<pid>-*, so other rt containers on
+// the host (a user's, another test run's) never fail the suite.
 func TestMain(m *testing.M) {
-	before := rtCgroups()
 	code := m.Run()
-	for p := range rtCgroups() {
-		if !before[p] {
-			fmt.Fprintf(os.Stderr, "cgroup left behind by the tests: %s\n", p)
-			code = 1
-		}
+	for _, p := range ourCgroups() {
+		fmt.Fprintf(os.Stderr, "cgroup left behind by the tests: %s\n", p)
+		code = 1
 	}
 	os.Exit(code)
 }
 
-func rtCgroups() map[string]bool {
-	out := map[string]bool{}
-	for _, pat := range []string{"/sys/fs/cgroup/*/rt/*", "/sys/fs/cgroup/rt/*"} {
-		matches, _ := filepath.Glob(pat)
-		for _, m := range matches {
-			if fi, err := os.Stat(m); err == nil && fi.IsDir() {
-				out[m] = true
+func ourCgroups() []string {
+	prefix := filepath.Join(os.TempDir(), fmt.Sprintf("rt-test-%d-", os.Getpid()))
+	var out []string
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*/rt")
+	roots = append(roots, "/sys/fs/cgroup/rt")
+	buf := make([]byte, 4096)
+	for _, root := range roots {
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
 			}
-		}
+			if n, err := unix.Getxattr(p, "trusted.rt.owner", buf); err == nil && strings.HasPrefix(string(buf[:n]), prefix) {
+				out = append(out, p)
+			}
+			return nil
+		})
 	}
 	return out
 }

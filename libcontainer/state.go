@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -60,12 +59,17 @@ type State struct {
 	Config      *specs.Spec       `json:"config"` // the spec as it was at create (hooks, namespaces)
 }
 
-var idRegexp = regexp.MustCompile(`^[A-Za-z0-9_+.-]+$`)
-
 // ValidateID follows runc: [A-Za-z0-9_+.-], not "." or "..", at most 1024 bytes.
 func ValidateID(id string) error {
-	if len(id) == 0 || len(id) > 1024 || !idRegexp.MatchString(id) || id == "." || id == ".." {
+	if len(id) == 0 || len(id) > 1024 || id == "." || id == ".." {
 		return fmt.Errorf("%w: %q", ErrInvalidID, id)
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '+', c == '.', c == '-':
+		default:
+			return fmt.Errorf("%w: %q", ErrInvalidID, id)
+		}
 	}
 	return nil
 }

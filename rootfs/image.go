@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -108,10 +107,18 @@ func (a *Archive) dockerImages() ([]*candidate, error) {
 	return out, nil
 }
 
-var (
-	blobName   = regexp.MustCompile(`^blobs/([a-z0-9]+)/([a-f0-9]+)$`)
-	configName = regexp.MustCompile(`^([a-f0-9]{64})\.json$`)
-)
+// onlyBytes reports whether s is non-empty and made of bytes in set.
+func onlyBytes(s, set string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(set, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // digestFromName gives the digest a member's name promises: Docker 25+
 // names blobs blobs/sha256/HEX, older docker save names configs HEX.json.
@@ -119,10 +126,14 @@ var (
 func digestFromName(name string) digest.Digest {
 	p := path.Clean(name)
 	var d digest.Digest
-	if m := blobName.FindStringSubmatch(p); m != nil {
-		d = digest.NewDigestFromEncoded(digest.Algorithm(m[1]), m[2])
-	} else if m := configName.FindStringSubmatch(p); m != nil {
-		d = digest.NewDigestFromEncoded(digest.SHA256, m[1])
+	// Matched by hand, not with package-level regexps: those would be
+	// compiled at every start of rt, import or not.
+	if rest, ok := strings.CutPrefix(p, "blobs/"); ok {
+		if alg, hex, ok := strings.Cut(rest, "/"); ok && onlyBytes(alg, "abcdefghijklmnopqrstuvwxyz0123456789") && onlyBytes(hex, "0123456789abcdef") {
+			d = digest.NewDigestFromEncoded(digest.Algorithm(alg), hex)
+		}
+	} else if hex, ok := strings.CutSuffix(p, ".json"); ok && len(hex) == 64 && onlyBytes(hex, "0123456789abcdef") {
+		d = digest.NewDigestFromEncoded(digest.SHA256, hex)
 	}
 	if d.Validate() != nil {
 		return ""

@@ -13,8 +13,6 @@ import (
 	ispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-
-	"github.com/rt-project/rt/libcontainer/specconv"
 )
 
 // SpecOptions are the caller's changes to what the image config says, in
@@ -39,12 +37,12 @@ var dockerCaps = []string{
 	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
-// RuntimeSpec makes config.json for an image unpacked at rootfsDir: rt's
-// default spec (the one `rt spec` writes) filled in from the image config
+// RuntimeSpec makes config.json for an image unpacked at rootfsDir: the
+// default spec (DefaultSpec, the one `rt spec` writes) filled in from the image config
 // as Docker would run it. It reads /etc/passwd and /etc/group inside the
 // rootfs to resolve the image's User, and creates WorkingDir if missing.
 func RuntimeSpec(rootfsDir string, cfg *ispec.Image, opts SpecOptions) (*specs.Spec, error) {
-	s := specconv.Default(false)
+	s := DefaultSpec()
 	c := cfg.Config
 	s.Root = &specs.Root{Path: "rootfs"} // writable, as in Docker
 	// No hostname: rt then names the container by its ID, as Docker does.
