@@ -292,14 +292,8 @@ func (c *Container) Start() error {
 		return err
 	}
 	defer unlock()
-	switch st := c.Status(); st {
-	case Created:
-	case Stopped:
-		return errors.New("cannot start a container that has stopped")
-	case Running:
-		return errors.New("cannot start an already running container")
-	default:
-		return fmt.Errorf("cannot start a container in state %s", st)
+	if err := c.Status().CanStart(); err != nil {
+		return err
 	}
 	if c.state.Config.Process == nil {
 		return errors.New("cannot start a container without a process")
@@ -392,11 +386,11 @@ func waitExec(f *os.File) error {
 // signalled.
 func (c *Container) Signal(sig unix.Signal, all bool) error {
 	st := c.Status()
-	if st == Stopped || st == Creating {
+	if err := st.CanSignal(); err != nil {
 		if all && st == Stopped {
 			return nil // runc: kill --all of a stopped container is not an error
 		}
-		return ErrNotRunning
+		return err
 	}
 	if all {
 		cg, err := c.cgroup()
@@ -432,13 +426,8 @@ func (c *Container) Delete(force bool) error {
 	}
 	defer unlock()
 	RemoveStaleCreating(filepath.Dir(c.dir))
-	st := c.Status()
-	switch st {
-	case Stopped, Creating, Created:
-	default:
-		if !force {
-			return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.state.ID, st)
-		}
+	if err := c.Status().CanDelete(c.state.ID, force); err != nil {
+		return err
 	}
 	return c.destroy()
 }

@@ -27,16 +27,8 @@ type ExecResult struct {
 // container's seccomp filter, and returns once it is about to execve. The
 // process is a child of the caller (rt is a subreaper while it starts).
 func (c *Container) Exec(o ExecOpts) (*ExecResult, error) {
-	switch st := c.Status(); st {
-	case Running, Created:
-	case Paused:
-		if !o.IgnorePaused {
-			return nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
-		}
-	case Stopped:
-		return nil, errors.New("cannot exec in a stopped container")
-	default:
-		return nil, fmt.Errorf("cannot exec in a container in state %s", st)
+	if err := c.Status().CanExec(o.IgnorePaused); err != nil {
+		return nil, err
 	}
 	if o.Process == nil {
 		return nil, errors.New("process: nothing to execute")

@@ -29,8 +29,8 @@ func (c *Container) requireCgroup() (cgroups.Manager, error) {
 
 // Pause freezes every process of a created or running container.
 func (c *Container) Pause() error {
-	if st := c.Status(); st != Running && st != Created {
-		return ErrNotRunning
+	if err := c.Status().CanPause(); err != nil {
+		return err
 	}
 	cg, err := c.requireCgroup()
 	if err != nil {
@@ -41,8 +41,8 @@ func (c *Container) Pause() error {
 
 // Resume thaws a paused container.
 func (c *Container) Resume() error {
-	if c.Status() != Paused {
-		return ErrNotPaused
+	if err := c.Status().CanResume(); err != nil {
+		return err
 	}
 	cg, err := c.requireCgroup()
 	if err != nil {
@@ -53,8 +53,8 @@ func (c *Container) Resume() error {
 
 // Processes lists the host pids of every process in the container's cgroup.
 func (c *Container) Processes() ([]int, error) {
-	if c.Status() == Stopped {
-		return nil, ErrNotRunning
+	if err := c.Status().HasProcesses(); err != nil {
+		return nil, err
 	}
 	cg, err := c.requireCgroup()
 	if err != nil {
@@ -65,8 +65,8 @@ func (c *Container) Processes() ([]int, error) {
 
 // Stats reads the cgroup's counters (`rt events`).
 func (c *Container) Stats() (*cgroups.Stats, error) {
-	if c.Status() == Stopped {
-		return nil, ErrNotRunning
+	if err := c.Status().HasProcesses(); err != nil {
+		return nil, err
 	}
 	cg, err := c.requireCgroup()
 	if err != nil {
@@ -87,8 +87,8 @@ func (c *Container) OOMEvents(ctx context.Context) (<-chan struct{}, error) {
 // Update changes the limits of a live container and records them, so a
 // later update starts from what is in force. Devices are never changed.
 func (c *Container) Update(r *specs.LinuxResources) error {
-	if st := c.Status(); st == Stopped || st == Creating {
-		return ErrNotRunning
+	if err := c.Status().CanUpdate(); err != nil {
+		return err
 	}
 	cg, err := c.requireCgroup()
 	if err != nil {
