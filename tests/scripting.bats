@@ -154,6 +154,18 @@ config() {
 
 # --- 5. signals from a background job ----------------------------------------
 
+# run_bg_and_interrupt ID: `rt run` ID as a script's background job, wait
+# for the container to print "ready", send the job SIGINT, and return the
+# job's exit status; the container's output is in $WORK/ID.out.
+run_bg_and_interrupt() {
+	run bash -c '
+		"$0" --root "$1" run -b "$2" "$4" >"$3" &
+		job=$!
+		for _ in $(seq 600); do grep -q ready "$3" && break; sleep 0.05; done
+		kill -INT $job
+		wait $job' "$RT" "$ROOT" "$BUNDLE" "$WORK/$1.out" "$1"
+}
+
 @test "rt run & from a script: the process ignores and blocks no signal" {
 	# A non-interactive shell runs a background job with SIGINT and SIGQUIT
 	# ignored; the container must not inherit that.
@@ -166,24 +178,14 @@ config() {
 @test "rt run & from a script: kill -INT of the job reaches the container's trap" {
 	# The loop ends by itself (status 0) if SIGINT never arrives.
 	set_args sh -c 'trap "echo trapped; exit 5" INT; echo ready; for i in $(seq 600); do sleep 0.1; done'
-	run bash -c '
-		"$0" --root "$1" run -b "$2" bg2 >"$3" &
-		job=$!
-		for _ in $(seq 600); do grep -q ready "$3" && break; sleep 0.05; done
-		kill -INT $job
-		wait $job' "$RT" "$ROOT" "$BUNDLE" "$WORK/bg2.out"
+	run_bg_and_interrupt bg2
 	[ "$status" -eq 5 ]
 	[ "$(cat "$WORK/bg2.out")" = "$(printf 'ready\ntrapped')" ]
 }
 
 @test "rt run & from a script: SIGINT kills an untrapping process, exit 130" {
 	set_args sh -c 'echo ready; for i in $(seq 600); do sleep 0.1; done'
-	run bash -c '
-		"$0" --root "$1" run -b "$2" bg3 >"$3" &
-		job=$!
-		for _ in $(seq 600); do grep -q ready "$3" && break; sleep 0.05; done
-		kill -INT $job
-		wait $job' "$RT" "$ROOT" "$BUNDLE" "$WORK/bg3.out"
+	run_bg_and_interrupt bg3
 	[ "$status" -eq 130 ]
 }
 
