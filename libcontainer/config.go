@@ -74,18 +74,6 @@ func lineCol(data []byte, off int64) string {
 	return fmt.Sprintf("line %d:%d", line, col)
 }
 
-// nsFlags maps the spec's namespace types to clone(2) flags.
-var nsFlags = map[specs.LinuxNamespaceType]int{
-	specs.PIDNamespace:     0x20000000, // CLONE_NEWPID
-	specs.NetworkNamespace: 0x40000000, // CLONE_NEWNET
-	specs.MountNamespace:   0x00020000, // CLONE_NEWNS
-	specs.IPCNamespace:     0x08000000, // CLONE_NEWIPC
-	specs.UTSNamespace:     0x04000000, // CLONE_NEWUTS
-	specs.UserNamespace:    0x10000000, // CLONE_NEWUSER
-	specs.CgroupNamespace:  0x02000000, // CLONE_NEWCGROUP
-	specs.TimeNamespace:    0x00000080, // CLONE_NEWTIME
-}
-
 // ValidateSpec rejects what rt cannot run, before any state is created, so a
 // bad config leaves nothing behind. Each error names the field.
 func ValidateSpec(s *specs.Spec, bundle string) error {
@@ -112,7 +100,7 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 	}
 	seen := map[specs.LinuxNamespaceType]bool{}
 	for i, ns := range s.Linux.Namespaces {
-		if _, ok := nsFlags[ns.Type]; !ok {
+		if _, ok := namespaces[ns.Type]; !ok {
 			return fmt.Errorf("linux.namespaces[%d].type: unknown namespace type %q", i, ns.Type)
 		}
 		if seen[ns.Type] {
@@ -343,19 +331,6 @@ func apparmorEnabled() bool {
 func selinuxEnabled() bool {
 	_, err := os.Stat("/sys/fs/selinux/enforce")
 	return err == nil
-}
-
-// personalities maps the spec's execution domains to personality(2) values.
-var personalities = map[specs.LinuxPersonalityDomain]uintptr{
-	specs.PerLinux:   0x0000,
-	specs.PerLinux32: 0x0008,
-}
-
-// ioprioClasses maps the spec's classes to the kernel's IOPRIO_CLASS_*.
-var ioprioClasses = map[specs.IOPriorityClass]int{
-	specs.IOPRIO_CLASS_RT:   1,
-	specs.IOPRIO_CLASS_BE:   2,
-	specs.IOPRIO_CLASS_IDLE: 3,
 }
 
 // validateProcess checks a process of config.json or of `rt exec`.

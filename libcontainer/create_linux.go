@@ -460,19 +460,12 @@ func describeWait(ws unix.WaitStatus) string {
 	return "exit status " + strconv.Itoa(ws.ExitStatus())
 }
 
-// procNSNames are the /proc/<pid>/ns names of the spec's namespace types.
-var procNSNames = map[specs.LinuxNamespaceType]string{
-	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
-	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
-	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
-}
-
 // joinData is the bootstrap of `rt exec`: join every namespace the
 // container has (its init's), create none.
 func joinData(spec *specs.Spec, pid int) []byte {
 	var b strings.Builder
 	for _, ns := range spec.Linux.Namespaces {
-		fmt.Fprintf(&b, "join %d /proc/%d/ns/%s\n", nsFlags[ns.Type], pid, procNSNames[ns.Type])
+		fmt.Fprintf(&b, "join %d /proc/%d/ns/%s\n", namespaces[ns.Type].flag, pid, namespaces[ns.Type].proc)
 	}
 	b.WriteString("clone 0\n")
 	return []byte(b.String())
@@ -484,9 +477,9 @@ func bootstrapData(spec *specs.Spec) []byte {
 	flags := 0
 	for _, ns := range spec.Linux.Namespaces {
 		if ns.Path == "" {
-			flags |= nsFlags[ns.Type]
+			flags |= namespaces[ns.Type].flag
 		} else {
-			fmt.Fprintf(&b, "join %d %s\n", nsFlags[ns.Type], ns.Path)
+			fmt.Fprintf(&b, "join %d %s\n", namespaces[ns.Type].flag, ns.Path)
 		}
 	}
 	fmt.Fprintf(&b, "clone %d\n", flags)

@@ -37,7 +37,7 @@ func Features() *features.Features {
 	}
 	f.MountOptions = append(f.MountOptions, "rro")
 	sort.Strings(f.MountOptions)
-	for t := range nsFlags {
+	for t := range namespaces {
 		f.Linux.Namespaces = append(f.Linux.Namespaces, string(t))
 	}
 	sort.Strings(f.Linux.Namespaces)

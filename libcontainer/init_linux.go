@@ -283,16 +283,6 @@ func hasRuntimeHooks(spec *specs.Spec) bool {
 	return h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0) //nolint:staticcheck // prestart is deprecated, still honoured
 }
 
-// rlimitTypes maps the spec's names to resource numbers.
-var rlimitTypes = map[string]int{
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
-	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
-	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
-	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_STACK": unix.RLIMIT_STACK,
-}
-
 // setupProcess applies rlimits, oom score, cwd, user and capabilities, in
 // the order that keeps the rights each step needs.
 func setupProcess(p *specs.Process, sc *specs.LinuxSeccomp) ([]specs.POSIXRlimit, error) {
@@ -358,10 +348,6 @@ func setupProcess(p *specs.Process, sc *specs.LinuxSeccomp) ([]specs.POSIXRlimit
 	}
 	return late, nil
 }
-
-// memoryRlimits would starve the Go runtime of the init if lowered before
-// its last step (mmap fails: "cannot allocate memory").
-var memoryRlimits = map[string]bool{"RLIMIT_AS": true, "RLIMIT_DATA": true}
 
 // setRlimits applies the rlimits now, except lowering a memory limit, which
 // is returned to be applied just before execve (lowering needs no rights).
