@@ -63,7 +63,7 @@ EXAMPLE:
 			Image: c.String("image"),
 			Force: c.Bool("force"),
 			Spec:  rootfs.SpecOptions{Args: cmd, Terminal: c.Bool("tty")},
-			Warn:  func(msg string) { logf("warning", "rt import: %s", msg) },
+			Warn:  func(msg string) { warn("import: " + msg) },
 		}
 		switch n := c.String("net"); n {
 		case "none":

@@ -32,6 +32,7 @@ var (
 const defaultRoot = "/run/rt"
 
 func main() {
+	libcontainer.Warn = warn
 	app := newApp()
 	if err := app.Run(os.Args); err != nil {
 		fatal(err)
@@ -153,6 +154,16 @@ func setupLog(c *cli.Context) error {
 		logToFile = true
 	}
 	return nil
+}
+
+// warn reports a warning: one "rt: warning:" line on stderr, and a
+// "warning" entry in the --log file. libcontainer's warnings (the init's
+// included, which come over the sync socket) arrive here.
+func warn(msg string) {
+	if logToFile {
+		logf("warning", "%s", msg)
+	}
+	fmt.Fprintf(os.Stderr, "rt: warning: %s\n", msg)
 }
 
 func logf(level, format string, args ...any) {

@@ -281,3 +281,35 @@ func TestLargeConfig(t *testing.T) {
 		t.Fatalf("output %q", out)
 	}
 }
+
+// A warning of the init's goes through rt's logger (the --log file, JSON
+// here), never into the container's own output.
+func TestInitWarningsReachTheLog(t *testing.T) {
+	e := newEnv(t)
+	status, _ := os.ReadFile("/proc/self/status")
+	var bnd uint64
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+			fmt.Sscanf(strings.TrimSpace(v), "%x", &bnd)
+		}
+	}
+	const capSysResource = 24
+	if bnd&(1<<capSysResource) != 0 {
+		t.Skip("CAP_SYS_RESOURCE is in this host's bounding set: no capability to warn about")
+	}
+	b := e.bundle("b", func(c map[string]any) {
+		caps := obj(obj(c, "process"), "capabilities")
+		caps["bounding"] = []string{"CAP_KILL", "CAP_SYS_RESOURCE"}
+		caps["effective"] = []string{"CAP_KILL", "CAP_SYS_RESOURCE"}
+		caps["permitted"] = []string{"CAP_KILL", "CAP_SYS_RESOURCE"}
+	}, "echo", "container-output")
+	log := filepath.Join(e.dir, "log.json")
+	out, errs, code := e.rtIn(b, nil, "--log", log, "--log-format", "json", "run", "warned")
+	if code != 0 || strings.TrimSpace(out) != "container-output" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	data, _ := os.ReadFile(log)
+	if !strings.Contains(string(data), `"level":"warning"`) || !strings.Contains(string(data), "CAP_SYS_RESOURCE") {
+		t.Fatalf("no warning in the log: %q (stderr %q)", data, errs)
+	}
+}

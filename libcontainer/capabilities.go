@@ -2,7 +2,6 @@ package libcontainer
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 
@@ -50,11 +49,6 @@ func capList(names []string) []capability.Cap {
 		out = append(out, c)
 	}
 	return out
-}
-
-// warnf reports a non-fatal problem on stderr.
-func warnf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "rt: warning: "+format+"\n", args...)
 }
 
 // applyBoundingSet drops everything outside the bounding set. It must run

@@ -325,7 +325,7 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 		return nil, err
 	}
 	for {
-		typ, payload, _, err := p.sock.recv()
+		typ, payload, _, err := p.recv()
 		if err != nil {
 			return nil, p.childError(err)
 		}
@@ -363,7 +363,7 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	}
 	var console *os.File
 	for {
-		typ, payload, fd, err := p.sock.recv()
+		typ, payload, fd, err := p.recv()
 		if err != nil {
 			return nil, p.childError(err)
 		}
@@ -423,7 +423,7 @@ func (p *initProcess) ackReady() error {
 	if err := p.sock.send(msgReadyAck, nil); err != nil {
 		return err
 	}
-	typ, payload, _, err := p.sock.recv()
+	typ, payload, _, err := p.recv()
 	switch {
 	case errors.Is(err, errPeerClosed):
 		return nil
@@ -433,6 +433,18 @@ func (p *initProcess) ackReady() error {
 		return errors.New(string(payload))
 	default:
 		return fmt.Errorf("protocol error: unexpected %q", typ)
+	}
+}
+
+// recv is sock.recv that hands the init's warnings to rt's logger.
+func (p *initProcess) recv() (string, []byte, *os.File, error) {
+	for {
+		typ, payload, fd, err := p.sock.recv()
+		if err == nil && typ == msgWarning {
+			Warn(string(payload))
+			continue
+		}
+		return typ, payload, fd, err
 	}
 }
 

@@ -142,7 +142,7 @@ func fifoExecError(data []byte) error {
 // close-on-exec in the process, so EOF means execve succeeded; otherwise the
 // process reports why it failed, and is reaped.
 func (p *initProcess) awaitExec() error {
-	typ, payload, _, err := p.sock.recv()
+	typ, payload, _, err := p.recv()
 	if errors.Is(err, errPeerClosed) {
 		return nil
 	}

@@ -60,6 +60,7 @@ func Init() {
 	preserved, _ := strconv.Atoi(os.Getenv(envPreserveFds))
 	closeFdsExcept(3+preserved, fd, fifoFd)
 	sock := &syncSocket{f: os.NewFile(uintptr(fd), "init-sock")}
+	initSock = sock
 	os.Clearenv()
 	err = initContainer(sock)
 	// Only reached on failure.
@@ -253,6 +254,7 @@ func handOver(sock *syncSocket, preserveFds int, keepOpen bool) error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
 		return err
 	}
+	initSock = nil // from here warnings go to stderr
 	if keepOpen {
 		return nil
 	}

@@ -18,6 +18,7 @@ package libcontainer
 //	                                          death signal, closes its end (the
 //	                                          parent waits for that) and blocks
 //	                                          on exec.fifo
+//	any   init -> parent  warning <msg>       a warning for rt's logger (set-up goes on)
 //	any   child -> parent error <msg>         setup failed; the child exits
 //	any   child -> parent exec-error <json>   the program cannot be run (ExecError: 126/127)
 //
@@ -51,6 +52,7 @@ const (
 	msgReady       = "ready"
 	msgReadyAck    = "ready-ack"
 	msgError       = "error"
+	msgWarning     = "warning"
 )
 
 // maxMsg bounds one packet; the config (spec JSON) is the largest message.
