@@ -89,6 +89,9 @@ var nsFlags = map[specs.LinuxNamespaceType]int{
 // ValidateSpec rejects what rt cannot run, before any state is created, so a
 // bad config leaves nothing behind. Each error names the field.
 func ValidateSpec(s *specs.Spec, bundle string) error {
+	if err := checkOCIVersion(s.Version); err != nil {
+		return fmt.Errorf("ociVersion: %w", err)
+	}
 	// process is optional at create (runtime-spec); start then refuses.
 	if s.Process != nil {
 		if err := validateProcess(s.Process); err != nil {
@@ -308,4 +311,69 @@ func validateProcess(p *specs.Process) error {
 		}
 	}
 	return nil
+}
+
+// checkOCIVersion accepts a SemVer 2.0.0 version of runtime-spec 1.x
+// ("1.0.2", "1.2.0-rc.1", "1.0.2-dev"): a later major may change what a
+// field means, so running it as 1.x would be a guess.
+func checkOCIVersion(v string) error {
+	if v == "" {
+		return errors.New("missing (the runtime-spec version, e.g. \"" + specs.Version + "\")")
+	}
+	core, build, hasBuild := strings.Cut(v, "+")
+	core, pre, hasPre := strings.Cut(core, "-")
+	bad := func() error { return fmt.Errorf("%q is not a SemVer version (MAJOR.MINOR.PATCH)", v) }
+	nums := strings.Split(core, ".")
+	if len(nums) != 3 {
+		return bad()
+	}
+	for _, n := range nums {
+		if !isNumericID(n) {
+			return bad()
+		}
+	}
+	if hasPre && !validIDs(pre, true) || hasBuild && !validIDs(build, false) {
+		return bad()
+	}
+	if nums[0] != "1" {
+		return fmt.Errorf("%q: only runtime-spec 1.x is supported", v)
+	}
+	return nil
+}
+
+// isNumericID: digits without a leading zero (SemVer's numeric identifier).
+func isNumericID(s string) bool {
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validIDs checks dot-separated SemVer identifiers ([0-9A-Za-z-]+); in a
+// pre-release a numeric one may not have a leading zero.
+func validIDs(s string, pre bool) bool {
+	for _, id := range strings.Split(s, ".") {
+		if id == "" {
+			return false
+		}
+		numeric := true
+		for _, c := range id {
+			switch {
+			case c >= '0' && c <= '9':
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '-':
+				numeric = false
+			default:
+				return false
+			}
+		}
+		if pre && numeric && !isNumericID(id) {
+			return false
+		}
+	}
+	return true
 }

@@ -154,6 +154,8 @@ type initProcess struct {
 	cmd  *exec.Cmd
 	sock *syncSocket
 	pid  int
+	// limitsPending: the cgroup is ours and linux.resources is not set yet.
+	limitsPending bool
 	// joinPid is set for `rt exec`: the new process joins the namespaces
 	// of this (the container's init) instead of setting up a container.
 	joinPid int
@@ -199,6 +201,9 @@ func (p *initProcess) start() (*os.File, error) {
 			envInitSock + "=" + strconv.Itoa(sockFd),
 			envFifoFd + "=" + strconv.Itoa(fifoFd),
 			envPreserveFds + "=" + strconv.Itoa(p.opts.PreserveFds),
+			// A crash of the init (it runs on the container's stderr) is
+			// never a goroutine dump; the parent reports it in one line.
+			"GOTRACEBACK=none",
 		},
 		ExtraFiles: extra,
 		Stdin:      orDefault(p.opts.Stdin, os.Stdin),
@@ -289,8 +294,10 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 		if err := p.c.saveState(); err != nil {
 			return nil, err
 		}
-	} else if err := p.cg.Set(spec.Linux.Resources); err != nil {
-		return nil, fmt.Errorf("linux.resources: %w", err)
+	} else {
+		// Limits are set later (setLimits), once the init's own threads
+		// exist, so they count only the container's processes.
+		p.limitsPending = true
 	}
 	boot := bootstrapData(spec)
 	if p.joinPid != 0 {
@@ -348,6 +355,10 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 		}
 		switch typ {
 		case msgHooks:
+			// Before the hooks, as runc: a prestart hook may act on them.
+			if err := p.setLimits(); err != nil {
+				return nil, err
+			}
 			st := p.c.specState(Creating)
 			st.Pid = p.pid
 			err := runHooks("prestart", spec.Hooks.Prestart, st) //nolint:staticcheck // deprecated, still honoured
@@ -375,6 +386,9 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 				}
 				return console, p.awaitExec()
 			}
+			if err := p.setLimits(); err != nil {
+				return nil, err
+			}
 			start, _, err := procStartTime(p.pid)
 			if err != nil {
 				return nil, fmt.Errorf("container init %d: %w", p.pid, err)
@@ -394,6 +408,23 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 			return nil, fmt.Errorf("protocol error: unexpected %q", typ)
 		}
 	}
+}
+
+// setLimits applies linux.resources to the container's cgroup, once. It
+// runs when the init asks for the runtime hooks or reports ready, as runc
+// does (procHooks/procReady), not when the cgroup is made: by then the
+// init's Go runtime has started its threads, and a low pids.max (or a
+// memory limit) counts the container's processes only. The kernel never
+// takes away tasks already there; after execve the init is one task again.
+func (p *initProcess) setLimits() error {
+	if !p.limitsPending {
+		return nil
+	}
+	p.limitsPending = false
+	if err := p.cg.Set(p.opts.Spec.Linux.Resources); err != nil {
+		return fmt.Errorf("linux.resources: %w", err)
+	}
+	return nil
 }
 
 // ackReady answers "ready" and waits until the init has closed its end:

@@ -108,6 +108,10 @@ func (s *syncSocket) recv() (typ string, payload []byte, fd *os.File, err error)
 		if err == unix.EINTR {
 			continue
 		}
+		// ECONNRESET: the peer died with our last message unread.
+		if err == unix.ECONNRESET || err == nil && n == 0 && oobn == 0 {
+			return "", nil, nil, errPeerClosed
+		}
 		if err != nil {
 			return "", nil, nil, fmt.Errorf("receive: %w", err)
 		}
