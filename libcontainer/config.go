@@ -164,7 +164,7 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 		if !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("mounts[%d].destination: %q is not an absolute path", i, m.Destination)
 		}
-		if err := checkMountOptions(m.Options); err != nil {
+		if err := checkMountOptions(m.Type, m.Options); err != nil {
 			return fmt.Errorf("mounts[%d].options: %w", i, err)
 		}
 	}

@@ -69,6 +69,7 @@ type parsedMount struct {
 	propagation []uintptr
 	data        string
 	recursiveRO bool // "rro": read-only applied recursively with mount_setattr
+	copyUp      bool // "tmpcopyup": a tmpfs filled with the image's directory (copyup_linux.go)
 }
 
 func parseMountOptions(opts []string) parsedMount {
@@ -91,6 +92,10 @@ func parseMountOptions(opts []string) parsedMount {
 			p.recursiveRO = true
 			continue
 		}
+		if o == "tmpcopyup" {
+			p.copyUp = true
+			continue
+		}
 		if strings.HasPrefix(o, "r") {
 			// Other recursive attributes (rnosuid, ...): apply the plain one.
 			if f, ok := mountFlags[o[1:]]; ok && !f.clear && o != "rbind" && o != "relatime" {
@@ -106,13 +111,15 @@ func parseMountOptions(opts []string) parsedMount {
 
 // checkMountOptions rejects the options rt knows it cannot honour, rather
 // than silently ignoring a security-relevant one.
-func checkMountOptions(opts []string) error {
+func checkMountOptions(typ string, opts []string) error {
 	for _, o := range opts {
 		switch o {
 		case "idmap", "ridmap":
 			return fmt.Errorf("%q: id-mapped mounts are not supported", o)
 		case "tmpcopyup":
-			return fmt.Errorf("%q: not supported", o)
+			if typ != "tmpfs" {
+				return fmt.Errorf("%q: only for a tmpfs mount (type %q)", o, typ)
+			}
 		}
 	}
 	return nil

@@ -21,3 +21,15 @@ func TestParseMountOptions(t *testing.T) {
 		t.Errorf("recursive options: %+v", p)
 	}
 }
+
+func TestTmpcopyupOption(t *testing.T) {
+	if p := parseMountOptions([]string{"tmpcopyup", "nosuid", "mode=755"}); !p.copyUp || p.data != "mode=755" {
+		t.Errorf("tmpcopyup: %+v", p)
+	}
+	if err := checkMountOptions("tmpfs", []string{"tmpcopyup"}); err != nil {
+		t.Errorf("tmpfs: %v", err)
+	}
+	if err := checkMountOptions("bind", []string{"tmpcopyup"}); err == nil {
+		t.Error("tmpcopyup on a bind mount accepted")
+	}
+}

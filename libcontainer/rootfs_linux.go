@@ -165,7 +165,11 @@ func (s *rootfsSetup) mountOne(m *specs.Mount, p parsedMount) error {
 		return err
 	}
 	defer target.Close()
-	err = unix.Mount(m.Source, procFd(target), m.Type, p.flags, p.data)
+	if p.copyUp {
+		err = s.mountTmpfsCopyUp(m.Destination, target, p)
+	} else {
+		err = unix.Mount(m.Source, procFd(target), m.Type, p.flags, p.data)
+	}
 	if err != nil {
 		return err
 	}
