@@ -150,6 +150,17 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 	if (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) && !seen[specs.UserNamespace] {
 		return errors.New("linux.uidMappings: set without a user namespace")
 	}
+	// A new user namespace without maps has no root, and writing an empty
+	// uid_map fails obscurely. runc refuses it too; crun (whose `crun spec
+	// --rootless` writes none) maps the caller's own ids instead.
+	if hasNewNS(s, specs.UserNamespace) {
+		if len(s.Linux.UIDMappings) == 0 {
+			return errors.New("linux.uidMappings: a new user namespace needs uid mappings (e.g. `rt spec --rootless` writes the caller's own)")
+		}
+		if len(s.Linux.GIDMappings) == 0 {
+			return errors.New("linux.gidMappings: a new user namespace needs gid mappings")
+		}
+	}
 	// As runc: a private uts namespace, new or joined, may get a hostname.
 	if s.Hostname != "" && !hasNS(s, specs.UTSNamespace) {
 		return errors.New("hostname: requires a uts namespace")
