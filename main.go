@@ -152,7 +152,17 @@ func setupLog(c *cli.Context) error {
 		logOut = f
 		logToFile = true
 	}
+	libcontainer.WarnHook = reportWarning
 	return nil
+}
+
+// reportWarning prints a warning of the container's init as one line on
+// stderr, as reportError does, and logs it at warning level with --log.
+func reportWarning(msg string) {
+	if logToFile {
+		logf("warning", "%s", msg)
+	}
+	fmt.Fprintf(os.Stderr, "rt: warning: %s\n", msg)
 }
 
 func logf(level, format string, args ...any) {

@@ -154,6 +154,8 @@ type initProcess struct {
 	cmd  *exec.Cmd
 	sock *syncSocket
 	pid  int
+	// initDied: the init (or the intermediate) died during set-up.
+	initDied bool
 	// limitsPending: the cgroup is ours and linux.resources is not set yet.
 	limitsPending bool
 	// joinPid is set for `rt exec`: the new process joins the namespaces
@@ -194,6 +196,16 @@ func (p *initProcess) start() (*os.File, error) {
 		fifoFd = 3 + len(extra)
 		extra = append(extra, fifo)
 	}
+	// The init's stderr is a pipe to us until it hands over
+	// (initstderr_linux.go); the container's waits at stderrFd.
+	relayR, relayW, err := os.Pipe()
+	if err != nil {
+		child.Close()
+		return nil, err
+	}
+	defer relayW.Close()
+	stderrFd := 3 + len(extra)
+	extra = append(extra, orDefault(p.opts.Stderr, os.Stderr))
 	cmd := &exec.Cmd{
 		Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
 		Args: []string{"rt", "init"},
@@ -201,6 +213,7 @@ func (p *initProcess) start() (*os.File, error) {
 			envInitSock + "=" + strconv.Itoa(sockFd),
 			envFifoFd + "=" + strconv.Itoa(fifoFd),
 			envPreserveFds + "=" + strconv.Itoa(p.opts.PreserveFds),
+			envStderrFd + "=" + strconv.Itoa(stderrFd),
 			// A crash of the init (it runs on the container's stderr) is
 			// never a goroutine dump; the parent reports it in one line.
 			"GOTRACEBACK=none",
@@ -208,7 +221,7 @@ func (p *initProcess) start() (*os.File, error) {
 		ExtraFiles: extra,
 		Stdin:      orDefault(p.opts.Stdin, os.Stdin),
 		Stdout:     orDefault(p.opts.Stdout, os.Stdout),
-		Stderr:     orDefault(p.opts.Stderr, os.Stderr),
+		Stderr:     relayW,
 	}
 	// The init is re-parented to us when the intermediate exits (see
 	// nsenter.c), so we can reap it in the foreground.
@@ -224,15 +237,27 @@ func (p *initProcess) start() (*os.File, error) {
 	}
 	if err := cmd.Start(); err != nil {
 		child.Close()
+		relayR.Close()
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	child.Close()
+	relayW.Close()
+	relay := newStderrRelay(relayR)
 	p.cmd = cmd
 	console, err := p.handshake(fifoFd)
 	if err != nil {
 		p.kill()
+		relay.wait()
+		if line := relay.crashLine(); p.initDied && line != "" {
+			return nil, fmt.Errorf("%w: %s", err, line)
+		}
+		relay.flush(os.Stderr)
 		return nil, err
 	}
+	// The init has handed over (its fd 2 is the container's stderr now):
+	// every warning is out before rt goes on.
+	relay.wait()
+	relay.flush(os.Stderr)
 	return console, nil
 }
 
@@ -345,7 +370,7 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 		return nil, err
 	}
 	if err := p.sock.send(msgConfig, cfg); err != nil {
-		return nil, err
+		return nil, p.childError(err)
 	}
 	var console *os.File
 	for {
@@ -451,6 +476,7 @@ func (p *initProcess) childError(err error) error {
 	if !errors.Is(err, errPeerClosed) {
 		return err
 	}
+	p.initDied = true
 	if p.pid > 0 {
 		var ws unix.WaitStatus
 		if _, werr := unix.Wait4(p.pid, &ws, 0, nil); werr == nil {

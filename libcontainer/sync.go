@@ -89,6 +89,9 @@ func (s *syncSocket) sendFd(typ string, payload []byte, fd int) error {
 		oob = unix.UnixRights(fd)
 	}
 	if err := unix.Sendmsg(int(s.f.Fd()), msg, oob, nil, 0); err != nil {
+		if err == unix.EPIPE || err == unix.ECONNRESET {
+			err = errPeerClosed
+		}
 		return fmt.Errorf("send %s: %w", typ, err)
 	}
 	return nil
