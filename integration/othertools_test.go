@@ -193,3 +193,33 @@ func TestOCIVersionChecked(t *testing.T) {
 		}
 	}
 }
+
+// runc's recursive mount options (podman and containerd send "rro", and
+// may send the others): set on the bind and on every mount below it.
+func TestRecursiveMountOptions(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	must(t, os.MkdirAll(filepath.Join(src, "sub"), 0o755))
+	must(t, syscall.Mount("tmpfs", filepath.Join(src, "sub"), "tmpfs", 0, "size=1m"))
+	t.Cleanup(func() { _ = syscall.Unmount(filepath.Join(src, "sub"), syscall.MNT_DETACH) })
+	b := e.bundle("b", func(c map[string]any) {
+		c["mounts"] = append(c["mounts"].([]any), map[string]any{"destination": "/m", "type": "bind", "source": src,
+			"options": []any{"rbind", "rro", "rnosuid", "rnodev", "rnosymfollow", "rnoexec", "rexec"}})
+	}, "sh", "-c", `awk '$5 == "/m" || $5 == "/m/sub" {print $5, $6}' /proc/self/mountinfo`)
+	out := e.runOut(b, tid("recattr"))
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want /m and /m/sub, got %q", out)
+	}
+	for _, l := range lines {
+		opts := "," + strings.Fields(l)[1] + ","
+		for _, want := range []string{",ro,", ",nosuid,", ",nodev,", ",nosymfollow,"} {
+			if !strings.Contains(opts, want) {
+				t.Errorf("%s: no %s", l, strings.Trim(want, ","))
+			}
+		}
+		if strings.Contains(opts, ",noexec,") {
+			t.Errorf("%s: rexec after rnoexec left noexec", l)
+		}
+	}
+}
