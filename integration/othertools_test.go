@@ -63,6 +63,19 @@ func TestSmallPidsLimit(t *testing.T) {
 			t.Fatalf("run %d: exit %d, stdout %q, stderr %q", i, code, out, errs)
 		}
 	}
+	// `rt exec` too: its process joins the cgroup once its threads exist.
+	b2 := e.bundle("b2", func(c map[string]any) {
+		obj(obj(c, "linux"), "resources")["pids"] = map[string]any{"limit": 3}
+	}, "sleep", "600")
+	id := tid("pids-exec")
+	e.mustRT("run", "-d", "-b", b2, id)
+	for i := 0; i < 3; i++ {
+		out, errs, code := e.rt("exec", id, "sh", "-c", "/bin/true && read n </sys/fs/cgroup/pids/pids.current && echo exec-ok $n")
+		if code != 0 || out != "exec-ok 2\n" || errs != "" {
+			t.Fatalf("exec %d: exit %d, stdout %q, stderr %q", i, code, out, errs)
+		}
+	}
+	e.mustRT("delete", "--force", id)
 }
 
 // An init that dies during set-up (here SIGABRT, what the Go runtime does

@@ -296,13 +296,12 @@ func (p *initProcess) claimCgroup() error {
 func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	spec := p.opts.Spec
 	// The cgroup holds the intermediate before it reads the bootstrap, so
-	// every process it forks, the init included, starts inside it.
+	// every process it forks, the init included, starts inside it. `rt
+	// exec`'s process joins the container's cgroup later, at "ready": its
+	// Go runtime's threads must not count against the container's pids
+	// limit (a container at its limit still gets an exec, as with runc).
 	if p.joinPid != 0 {
-		if p.cg != nil {
-			if err := p.cg.Apply(p.cmd.Process.Pid); err != nil {
-				return nil, fmt.Errorf("join cgroup %s: %w", p.cg.Path(), err)
-			}
-		}
+		// joined in handshake, at msgReady
 	} else if err := p.claimCgroup(); err != nil {
 		// Rootless: without rights on the cgroup tree the container runs in
 		// its caller's cgroup, unless it asks for limits (runc's rule).
@@ -404,6 +403,14 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 			console = fd
 		case msgReady:
 			if p.joinPid != 0 {
+				// Into the container's cgroup before it may exec: the
+				// kernel moves every thread and never refuses a move for
+				// pids.max; after execve the process is one task.
+				if p.cg != nil {
+					if err := p.cg.Apply(p.pid); err != nil {
+						return nil, fmt.Errorf("join cgroup %s: %w", p.cg.Path(), err)
+					}
+				}
 				// An exec'd process is not the container's state. After the
 				// ack, the socket tells whether its execve worked.
 				if err := p.sock.send(msgReadyAck, nil); err != nil {
