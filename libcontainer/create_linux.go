@@ -158,6 +158,8 @@ type initProcess struct {
 	initDied bool
 	// limitsPending: the cgroup is ours and linux.resources is not set yet.
 	limitsPending bool
+	// joinCgroupLate: `rt exec`'s process joins the cgroup at "ready".
+	joinCgroupLate bool
 	// joinPid is set for `rt exec`: the new process joins the namespaces
 	// of this (the container's init) instead of setting up a container.
 	joinPid int
@@ -301,7 +303,7 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	// Go runtime's threads must not count against the container's pids
 	// limit (a container at its limit still gets an exec, as with runc).
 	if p.joinPid != 0 {
-		// joined in handshake, at msgReady
+		p.joinCgroupLate = p.cg != nil
 	} else if err := p.claimCgroup(); err != nil {
 		// Rootless: without rights on the cgroup tree the container runs in
 		// its caller's cgroup, unless it asks for limits (runc's rule).
@@ -406,7 +408,7 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 				// Into the container's cgroup before it may exec: the
 				// kernel moves every thread and never refuses a move for
 				// pids.max; after execve the process is one task.
-				if p.cg != nil {
+				if p.joinCgroupLate {
 					if err := p.cg.Apply(p.pid); err != nil {
 						return nil, fmt.Errorf("join cgroup %s: %w", p.cg.Path(), err)
 					}

@@ -58,6 +58,7 @@ func Init() {
 	preserved, _ := strconv.Atoi(os.Getenv(envPreserveFds))
 	if e, err := strconv.Atoi(os.Getenv(envStderrFd)); err == nil {
 		savedStderr = e
+		unix.CloseOnExec(e) // hooks the init runs do not get it
 	}
 	closeFdsExcept(3+preserved, fd, fifoFd, savedStderr)
 	sock := &syncSocket{f: os.NewFile(uintptr(fd), "init-sock")}

@@ -112,7 +112,7 @@ func (s *syncSocket) recv() (typ string, payload []byte, fd *os.File, err error)
 			continue
 		}
 		// ECONNRESET: the peer died with our last message unread.
-		if err == unix.ECONNRESET || err == nil && n == 0 && oobn == 0 {
+		if err == unix.ECONNRESET {
 			return "", nil, nil, errPeerClosed
 		}
 		if err != nil {
