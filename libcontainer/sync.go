@@ -9,10 +9,12 @@ package libcontainer
 //	3     parent -> C     usermap-done
 //	4     C -> parent     pid <n>             host pid of the container init
 //	5     parent -> init  config <json>       initConfig: the spec and options
-//	6     init -> parent  hooks               run prestart+createRuntime now
+//	6     init -> parent  hooks               set linux.resources, run prestart+createRuntime now
 //	7     parent -> init  hooks-done          (or "error <msg>" if a hook failed)
 //	8     init -> parent  pty + fd            pty master (terminal: true)
-//	9     init -> parent  ready               all set up
+//	9     init -> parent  ready               all set up; the parent sets linux.resources if
+//	                                          step 6 did not (`rt exec`: moves the process
+//	                                          into the container's cgroup)
 //	10    parent -> init  ready-ack           its pid is in state.json; the init
 //	                                          may outlive rt: it clears its parent-
 //	                                          death signal, closes its end (the
@@ -21,9 +23,10 @@ package libcontainer
 //	any   child -> parent error <msg>         setup failed; the child exits
 //	any   child -> parent exec-error <json>   the program cannot be run (ExecError: 126/127)
 //
-// The container's init closes its end after "ready-ack"; a closed socket
-// before "ready" means the init died, and the parent reports its exit
-// status. Until the ack the init dies with rt (parent-death signal), so an
+// Until "ready-ack" the init's stderr is a pipe to the parent
+// (initstderr_linux.go). The container's init closes its end after
+// "ready-ack"; a closed socket before "ready" means the init died, and the
+// parent reports its exit status. Until the ack the init dies with rt (parent-death signal), so an
 // rt killed during a create never leaves a live init that state.json does
 // not name. `rt exec`'s process keeps its end after the ack, close-on-exec,
 // until execve: `rt exec` reads EOF when execve succeeded, or an
