@@ -35,6 +35,14 @@ func TestAmbientWithoutInheritable(t *testing.T) {
 	if data, _ := os.ReadFile(log); code != 0 || errs != want || !strings.Contains(string(data), `"level":"warning"`) {
 		t.Fatalf("with --log: exit %d, stderr %q, log %s", code, errs, data)
 	}
+	// create says it (the init is set up there), start does not.
+	_, errs, code = e.rtIn(b, nil, "create", tid("amb-c"))
+	if code != 0 || errs != want {
+		t.Fatalf("create: exit %d, stderr %q", code, errs)
+	}
+	if _, errs, code = e.rt("start", tid("amb-c")); code != 0 || errs != "" {
+		t.Fatalf("start: exit %d, stderr %q", code, errs)
+	}
 	// One in permitted and inheritable is raised, for a non-root user too.
 	b2 := e.bundle("b2", func(c map[string]any) {
 		p := obj(c, "process")
