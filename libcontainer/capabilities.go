@@ -35,6 +35,10 @@ func capFromName(name string) (capability.Cap, error) {
 // A capability outside rt's own bounding set cannot be granted; runtime-spec
 // 1.1 says to log it and go on, which runc and crun do.
 func capList(names []string) []capability.Cap {
+	return capListWarn(names, true)
+}
+
+func capListWarn(names []string, warn bool) []capability.Cap {
 	last, _ := capability.LastCap()
 	var out []capability.Cap
 	for _, n := range names {
@@ -43,7 +47,9 @@ func capList(names []string) []capability.Cap {
 			continue
 		}
 		if ok, err := capability.GetBound(c); err == nil && !ok {
-			warnf("capability %s is not in rt's bounding set; skipped", n)
+			if warn {
+				warnf("capability %s is not in rt's bounding set; skipped", n)
+			}
 			continue
 		}
 		out = append(out, c)
@@ -87,11 +93,41 @@ func applyCaps(c *specs.LinuxCapabilities) error {
 		return fmt.Errorf("apply capabilities: %w", err)
 	}
 	// Ambient needs the cap in permitted and inheritable; set it last.
-	caps.Set(capability.AMBIENT, capList(c.Ambient)...)
-	if len(c.Ambient) > 0 {
+	amb := raisableAmbient(c)
+	caps.Set(capability.AMBIENT, amb...)
+	if len(amb) > 0 {
 		if err := caps.Apply(capability.AMBS); err != nil {
 			return fmt.Errorf("apply ambient capabilities: %w", err)
 		}
 	}
 	return nil
+}
+
+// raisableAmbient is the ambient set the kernel accepts: only capabilities
+// both permitted and inheritable. runc 1.1's `runc spec` lists ambient
+// capabilities without inheritable ones; runc and crun run such a config
+// with those left out, and so does rt, saying so once.
+func raisableAmbient(c *specs.LinuxCapabilities) []capability.Cap {
+	in := func(set []capability.Cap, x capability.Cap) bool {
+		for _, y := range set {
+			if x == y {
+				return true
+			}
+		}
+		return false
+	}
+	perm, inh := capListWarn(c.Permitted, false), capListWarn(c.Inheritable, false)
+	var out []capability.Cap
+	var skipped []string
+	for _, a := range capListWarn(c.Ambient, false) {
+		if in(perm, a) && in(inh, a) {
+			out = append(out, a)
+		} else {
+			skipped = append(skipped, "CAP_"+strings.ToUpper(a.String()))
+		}
+	}
+	if len(skipped) > 0 {
+		warnf("process.capabilities.ambient: %s not in both permitted and inheritable; not raised", strings.Join(skipped, ", "))
+	}
+	return out
 }

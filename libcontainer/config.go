@@ -77,6 +77,9 @@ func lineCol(data []byte, off int64) string {
 // ValidateSpec rejects what rt cannot run, before any state is created, so a
 // bad config leaves nothing behind. Each error names the field.
 func ValidateSpec(s *specs.Spec, bundle string) error {
+	if err := checkOCIVersion(s.Version); err != nil {
+		return fmt.Errorf("ociVersion: %w", err)
+	}
 	// process is optional at create (runtime-spec); start then refuses.
 	if s.Process != nil {
 		if err := validateProcess(s.Process); err != nil {
@@ -135,6 +138,17 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 	if (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) && !seen[specs.UserNamespace] {
 		return errors.New("linux.uidMappings: set without a user namespace")
 	}
+	// A new user namespace without maps has no root, and writing an empty
+	// uid_map fails obscurely. runc refuses it too; crun (whose `crun spec
+	// --rootless` writes none) maps the caller's own ids instead.
+	if hasNewNS(s, specs.UserNamespace) {
+		if len(s.Linux.UIDMappings) == 0 {
+			return errors.New("linux.uidMappings: a new user namespace needs uid mappings (e.g. `rt spec --rootless` writes the caller's own)")
+		}
+		if len(s.Linux.GIDMappings) == 0 {
+			return errors.New("linux.gidMappings: a new user namespace needs gid mappings")
+		}
+	}
 	// As runc: a private uts namespace, new or joined, may get a hostname.
 	if s.Hostname != "" && !hasNS(s, specs.UTSNamespace) {
 		return errors.New("hostname: requires a uts namespace")
@@ -149,7 +163,7 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 		if !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("mounts[%d].destination: %q is not an absolute path", i, m.Destination)
 		}
-		if err := checkMountOptions(m.Options); err != nil {
+		if err := checkMountOptions(m.Type, m.Options); err != nil {
 			return fmt.Errorf("mounts[%d].options: %w", i, err)
 		}
 	}
@@ -359,4 +373,69 @@ func validateProcess(p *specs.Process) error {
 		}
 	}
 	return nil
+}
+
+// checkOCIVersion accepts a SemVer 2.0.0 version of runtime-spec 1.x
+// ("1.0.2", "1.2.0-rc.1", "1.0.2-dev"): a later major may change what a
+// field means, so running it as 1.x would be a guess.
+func checkOCIVersion(v string) error {
+	if v == "" {
+		return errors.New("missing (the runtime-spec version, e.g. \"" + specs.Version + "\")")
+	}
+	core, build, hasBuild := strings.Cut(v, "+")
+	core, pre, hasPre := strings.Cut(core, "-")
+	bad := func() error { return fmt.Errorf("%q is not a SemVer version (MAJOR.MINOR.PATCH)", v) }
+	nums := strings.Split(core, ".")
+	if len(nums) != 3 {
+		return bad()
+	}
+	for _, n := range nums {
+		if !isNumericID(n) {
+			return bad()
+		}
+	}
+	if hasPre && !validIDs(pre, true) || hasBuild && !validIDs(build, false) {
+		return bad()
+	}
+	if nums[0] != "1" {
+		return fmt.Errorf("%q: only runtime-spec 1.x is supported", v)
+	}
+	return nil
+}
+
+// isNumericID: digits without a leading zero (SemVer's numeric identifier).
+func isNumericID(s string) bool {
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validIDs checks dot-separated SemVer identifiers ([0-9A-Za-z-]+); in a
+// pre-release a numeric one may not have a leading zero.
+func validIDs(s string, pre bool) bool {
+	for _, id := range strings.Split(s, ".") {
+		if id == "" {
+			return false
+		}
+		numeric := true
+		for _, c := range id {
+			switch {
+			case c >= '0' && c <= '9':
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '-':
+				numeric = false
+			default:
+				return false
+			}
+		}
+		if pre && numeric && !isNumericID(id) {
+			return false
+		}
+	}
+	return true
 }

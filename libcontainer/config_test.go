@@ -167,3 +167,21 @@ func TestValidateRefusesHostileConfigs(t *testing.T) {
 		t.Fatalf("namespaced sysctls: %v", err)
 	}
 }
+
+func TestCheckOCIVersion(t *testing.T) {
+	for _, v := range []string{"1.0.0", "1.0.2-dev", "1.2.0-rc.1", "1.3.0", "1.0.0+build.5", "1.10.20"} {
+		if err := checkOCIVersion(v); err != nil {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+	for _, v := range []string{"", "invalid", "2.0.0", "0.9.0", "1.0", "1.0.0.0", "01.0.0", "1.00.0", "1.0.0-", "1.0.0-01", "1.0.0+", "v1.0.0", "1.0.0-a..b"} {
+		if err := checkOCIVersion(v); err == nil {
+			t.Errorf("%q accepted", v)
+		}
+	}
+	s := specconv.Default(false)
+	s.Version = "2.0.0"
+	if _, err := LoadSpec(writeBundle(t, s, "")); err == nil || !strings.Contains(err.Error(), "ociVersion: ") {
+		t.Fatalf("2.0.0: %v", err)
+	}
+}

@@ -40,6 +40,8 @@ func setupConsole(sock *syncSocket, devConsole bool) error {
 			return fmt.Errorf("dup pty to fd %d: %w", fd, err)
 		}
 	}
+	// The pty is the container's stderr now; rt's pipe is gone from fd 2.
+	_ = restoreStderr(false)
 	return sock.sendFd(msgPty, nil, int(master.Fd()))
 }
 

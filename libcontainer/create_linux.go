@@ -155,6 +155,12 @@ type initProcess struct {
 	cmd  *exec.Cmd
 	sock *syncSocket
 	pid  int
+	// initDied: the init (or the intermediate) died during set-up.
+	initDied bool
+	// limitsPending: the cgroup is ours and linux.resources is not set yet.
+	limitsPending bool
+	// joinCgroupLate: `rt exec`'s process joins the cgroup at "ready".
+	joinCgroupLate bool
 	// joinPid is set for `rt exec`: the new process joins the namespaces
 	// of this (the container's init) instead of setting up a container.
 	joinPid int
@@ -193,6 +199,16 @@ func (p *initProcess) start() (*os.File, error) {
 		fifoFd = 3 + len(extra)
 		extra = append(extra, fifo)
 	}
+	// The init's stderr is a pipe to us until it hands over
+	// (initstderr_linux.go); the container's waits at stderrFd.
+	relayR, relayW, err := os.Pipe()
+	if err != nil {
+		child.Close()
+		return nil, err
+	}
+	defer relayW.Close()
+	stderrFd := 3 + len(extra)
+	extra = append(extra, orDefault(p.opts.Stderr, os.Stderr))
 	cmd := &exec.Cmd{
 		Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
 		Args: []string{"rt", "init"},
@@ -200,11 +216,15 @@ func (p *initProcess) start() (*os.File, error) {
 			envInitSock + "=" + strconv.Itoa(sockFd),
 			envFifoFd + "=" + strconv.Itoa(fifoFd),
 			envPreserveFds + "=" + strconv.Itoa(p.opts.PreserveFds),
+			envStderrFd + "=" + strconv.Itoa(stderrFd),
+			// A crash of the init (it runs on the container's stderr) is
+			// never a goroutine dump; the parent reports it in one line.
+			"GOTRACEBACK=none",
 		},
 		ExtraFiles: extra,
 		Stdin:      orDefault(p.opts.Stdin, os.Stdin),
 		Stdout:     orDefault(p.opts.Stdout, os.Stdout),
-		Stderr:     orDefault(p.opts.Stderr, os.Stderr),
+		Stderr:     relayW,
 	}
 	// The init is re-parented to us when the intermediate exits (see
 	// nsenter.c), so we can reap it in the foreground.
@@ -220,15 +240,27 @@ func (p *initProcess) start() (*os.File, error) {
 	}
 	if err := cmd.Start(); err != nil {
 		child.Close()
+		relayR.Close()
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	child.Close()
+	relayW.Close()
+	relay := newStderrRelay(relayR)
 	p.cmd = cmd
 	console, err := p.handshake(fifoFd)
 	if err != nil {
 		p.kill()
+		relay.wait()
+		if line := relay.crashLine(); p.initDied && line != "" {
+			return nil, fmt.Errorf("%w: %s", err, line)
+		}
+		relay.flush(os.Stderr)
 		return nil, err
 	}
+	// The init has handed over (its fd 2 is the container's stderr now):
+	// every warning is out before rt goes on.
+	relay.wait()
+	relay.flush(os.Stderr)
 	return console, nil
 }
 
@@ -291,13 +323,12 @@ func (p *initProcess) claimCgroup() error {
 func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	spec := p.opts.Spec
 	// The cgroup holds the intermediate before it reads the bootstrap, so
-	// every process it forks, the init included, starts inside it.
+	// every process it forks, the init included, starts inside it. `rt
+	// exec`'s process joins the container's cgroup later, at "ready": its
+	// Go runtime's threads must not count against the container's pids
+	// limit (a container at its limit still gets an exec, as with runc).
 	if p.joinPid != 0 {
-		if p.cg != nil {
-			if err := p.cg.Apply(p.cmd.Process.Pid); err != nil {
-				return nil, fmt.Errorf("join cgroup %s: %w", p.cg.Path(), err)
-			}
-		}
+		p.joinCgroupLate = p.cg != nil
 	} else if err := p.claimCgroup(); err != nil {
 		// Rootless: without rights on the cgroup tree the container runs in
 		// its caller's cgroup, unless it asks for limits (runc's rule).
@@ -314,8 +345,10 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 		if err := p.c.saveState(); err != nil {
 			return nil, err
 		}
-	} else if err := p.cg.Set(spec.Linux.Resources); err != nil {
-		return nil, fmt.Errorf("linux.resources: %w", err)
+	} else {
+		// Limits are set later (setLimits), once the init's own threads
+		// exist, so they count only the container's processes.
+		p.limitsPending = true
 	}
 	boot := bootstrapData(spec)
 	if p.joinPid != 0 {
@@ -359,7 +392,7 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 		NoPivot: p.opts.NoPivot, CgroupPath: p.c.state.CgroupPath, PreserveFds: p.opts.PreserveFds,
 		FifoFd: fifoFd, HostPid: p.pid, Exec: p.joinPid != 0,
 	}); err != nil {
-		return nil, err
+		return nil, p.childError(err)
 	}
 	var console *os.File
 	for {
@@ -369,6 +402,10 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 		}
 		switch typ {
 		case msgHooks:
+			// Before the hooks, as runc: a prestart hook may act on them.
+			if err := p.setLimits(); err != nil {
+				return nil, err
+			}
 			st := p.c.specState(Creating)
 			st.Pid = p.pid
 			err := runHooks("prestart", spec.Hooks.Prestart, st) //nolint:staticcheck // deprecated, still honoured
@@ -389,12 +426,23 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 			console = fd
 		case msgReady:
 			if p.joinPid != 0 {
+				// Into the container's cgroup before it may exec: the
+				// kernel moves every thread and never refuses a move for
+				// pids.max; after execve the process is one task.
+				if p.joinCgroupLate {
+					if err := p.cg.Apply(p.pid); err != nil {
+						return nil, fmt.Errorf("join cgroup %s: %w", p.cg.Path(), err)
+					}
+				}
 				// An exec'd process is not the container's state. After the
 				// ack, the socket tells whether its execve worked.
 				if err := p.sock.send(msgReadyAck, nil); err != nil {
 					return nil, err
 				}
 				return console, p.awaitExec()
+			}
+			if err := p.setLimits(); err != nil {
+				return nil, err
 			}
 			start, _, err := procStartTime(p.pid)
 			if err != nil {
@@ -415,6 +463,23 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 			return nil, fmt.Errorf("protocol error: unexpected %q", typ)
 		}
 	}
+}
+
+// setLimits applies linux.resources to the container's cgroup, once. It
+// runs when the init asks for the runtime hooks or reports ready, as runc
+// does (procHooks/procReady), not when the cgroup is made: by then the
+// init's Go runtime has started its threads, and a low pids.max (or a
+// memory limit) counts the container's processes only. The kernel never
+// takes away tasks already there; after execve the init is one task again.
+func (p *initProcess) setLimits() error {
+	if !p.limitsPending {
+		return nil
+	}
+	p.limitsPending = false
+	if err := p.cg.Set(p.opts.Spec.Linux.Resources); err != nil {
+		return fmt.Errorf("linux.resources: %w", err)
+	}
+	return nil
 }
 
 // ackReady answers "ready" and waits until the init has closed its end:
@@ -453,6 +518,7 @@ func (p *initProcess) childError(err error) error {
 	if !errors.Is(err, errPeerClosed) {
 		return err
 	}
+	p.initDied = true
 	if p.pid > 0 {
 		var ws unix.WaitStatus
 		if _, werr := unix.Wait4(p.pid, &ws, 0, nil); werr == nil {

@@ -35,7 +35,10 @@ func Features() *features.Features {
 	for o := range propagationFlags {
 		f.MountOptions = append(f.MountOptions, o)
 	}
-	f.MountOptions = append(f.MountOptions, "rro")
+	for o := range recAttrFlags {
+		f.MountOptions = append(f.MountOptions, o)
+	}
+	f.MountOptions = append(f.MountOptions, "tmpcopyup")
 	sort.Strings(f.MountOptions)
 	for t := range namespaces {
 		f.Linux.Namespaces = append(f.Linux.Namespaces, string(t))

@@ -58,7 +58,11 @@ func Init() {
 		fifoFd = -1
 	}
 	preserved, _ := strconv.Atoi(os.Getenv(envPreserveFds))
-	closeFdsExcept(3+preserved, fd, fifoFd)
+	if e, err := strconv.Atoi(os.Getenv(envStderrFd)); err == nil {
+		savedStderr = e
+		unix.CloseOnExec(e) // hooks the init runs do not get it
+	}
+	closeFdsExcept(3+preserved, fd, fifoFd, savedStderr)
 	sock := &syncSocket{f: os.NewFile(uintptr(fd), "init-sock")}
 	initSock = sock
 	os.Clearenv()
@@ -249,6 +253,10 @@ func handOver(sock *syncSocket, preserveFds int, keepOpen bool) error {
 	}
 	// Outlive rt only once it has recorded this process (sync.go, step 10).
 	if _, _, err := sock.expect(msgReadyAck); err != nil {
+		return err
+	}
+	// Set-up is over: the container's own stderr from here on.
+	if err := restoreStderr(true); err != nil {
 		return err
 	}
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {

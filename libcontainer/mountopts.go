@@ -38,6 +38,7 @@ var mountFlags = map[string]mountFlag{
 	"norelatime":    {true, unix.MS_RELATIME},
 	"nostrictatime": {true, unix.MS_STRICTATIME},
 	"nosuid":        {false, unix.MS_NOSUID},
+	"nosymfollow":   {false, unix.MS_NOSYMFOLLOW},
 	"rbind":         {false, unix.MS_BIND | unix.MS_REC},
 	"relatime":      {false, unix.MS_RELATIME},
 	"remount":       {false, unix.MS_REMOUNT},
@@ -47,6 +48,34 @@ var mountFlags = map[string]mountFlag{
 	"strictatime":   {false, unix.MS_STRICTATIME},
 	"suid":          {true, unix.MS_NOSUID},
 	"sync":          {false, unix.MS_SYNCHRONOUS},
+	"symfollow":     {true, unix.MS_NOSYMFOLLOW},
+}
+
+// recAttrFlags are runc's recursive options: set or clear a mount
+// attribute on the mount and every mount below it, with mount_setattr(2)
+// after the mount (runc libcontainer/specconv recAttrFlags).
+var recAttrFlags = map[string]struct {
+	clear bool
+	attr  uint64
+}{
+	"rro":            {false, unix.MOUNT_ATTR_RDONLY},
+	"rrw":            {true, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid":        {false, unix.MOUNT_ATTR_NOSUID},
+	"rsuid":          {true, unix.MOUNT_ATTR_NOSUID},
+	"rnodev":         {false, unix.MOUNT_ATTR_NODEV},
+	"rdev":           {true, unix.MOUNT_ATTR_NODEV},
+	"rnoexec":        {false, unix.MOUNT_ATTR_NOEXEC},
+	"rexec":          {true, unix.MOUNT_ATTR_NOEXEC},
+	"rnodiratime":    {false, unix.MOUNT_ATTR_NODIRATIME},
+	"rdiratime":      {true, unix.MOUNT_ATTR_NODIRATIME},
+	"rrelatime":      {false, unix.MOUNT_ATTR_RELATIME},
+	"rnorelatime":    {true, unix.MOUNT_ATTR_RELATIME},
+	"rnoatime":       {false, unix.MOUNT_ATTR_NOATIME},
+	"ratime":         {true, unix.MOUNT_ATTR_NOATIME},
+	"rstrictatime":   {false, unix.MOUNT_ATTR_STRICTATIME},
+	"rnostrictatime": {true, unix.MOUNT_ATTR_STRICTATIME},
+	"rnosymfollow":   {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	"rsymfollow":     {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
 }
 
 // propagationFlags are the propagation options, applied with a separate
@@ -68,7 +97,10 @@ type parsedMount struct {
 	flags       uintptr
 	propagation []uintptr
 	data        string
-	recursiveRO bool // "rro": read-only applied recursively with mount_setattr
+	// recursive attributes ("rro", "rnosuid", ...) set and cleared with
+	// mount_setattr(AT_RECURSIVE) once the mount is made
+	recSet, recClr uint64
+	copyUp         bool // "tmpcopyup": a tmpfs filled with the image's directory (copyup_linux.go)
 }
 
 func parseMountOptions(opts []string) parsedMount {
@@ -87,16 +119,19 @@ func parseMountOptions(opts []string) parsedMount {
 			p.propagation = append(p.propagation, f)
 			continue
 		}
-		if o == "rro" {
-			p.recursiveRO = true
+		if f, ok := recAttrFlags[o]; ok {
+			if f.clear {
+				p.recSet &^= f.attr
+				p.recClr |= f.attr
+			} else {
+				p.recClr &^= f.attr
+				p.recSet |= f.attr
+			}
 			continue
 		}
-		if strings.HasPrefix(o, "r") {
-			// Other recursive attributes (rnosuid, ...): apply the plain one.
-			if f, ok := mountFlags[o[1:]]; ok && !f.clear && o != "rbind" && o != "relatime" {
-				p.flags |= f.flag
-				continue
-			}
+		if o == "tmpcopyup" {
+			p.copyUp = true
+			continue
 		}
 		data = append(data, o)
 	}
@@ -106,13 +141,15 @@ func parseMountOptions(opts []string) parsedMount {
 
 // checkMountOptions rejects the options rt knows it cannot honour, rather
 // than silently ignoring a security-relevant one.
-func checkMountOptions(opts []string) error {
+func checkMountOptions(typ string, opts []string) error {
 	for _, o := range opts {
 		switch o {
 		case "idmap", "ridmap":
 			return fmt.Errorf("%q: id-mapped mounts are not supported", o)
 		case "tmpcopyup":
-			return fmt.Errorf("%q: not supported", o)
+			if typ != "tmpfs" {
+				return fmt.Errorf("%q: only for a tmpfs mount (type %q)", o, typ)
+			}
 		}
 	}
 	return nil

@@ -17,7 +17,23 @@ func TestParseMountOptions(t *testing.T) {
 	if p.data != "mode=755,size=65536k" {
 		t.Errorf("data %q", p.data)
 	}
-	if p := parseMountOptions([]string{"rro", "rnosuid"}); !p.recursiveRO || p.flags != unix.MS_NOSUID {
-		t.Errorf("recursive options: %+v", p)
+	p = parseMountOptions([]string{"rro", "rnosuid", "rnoexec", "rexec", "rsymfollow", "rrelatime", "nosymfollow"})
+	if p.recSet != unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_RELATIME || p.recClr != unix.MOUNT_ATTR_NOEXEC|unix.MOUNT_ATTR_NOSYMFOLLOW {
+		t.Errorf("recursive options: set %#x clear %#x", p.recSet, p.recClr)
+	}
+	if p.flags != unix.MS_NOSYMFOLLOW || p.data != "" {
+		t.Errorf("recursive options reach mount(2): flags %#x data %q", p.flags, p.data)
+	}
+}
+
+func TestTmpcopyupOption(t *testing.T) {
+	if p := parseMountOptions([]string{"tmpcopyup", "nosuid", "mode=755"}); !p.copyUp || p.data != "mode=755" {
+		t.Errorf("tmpcopyup: %+v", p)
+	}
+	if err := checkMountOptions("tmpfs", []string{"tmpcopyup"}); err != nil {
+		t.Errorf("tmpfs: %v", err)
+	}
+	if err := checkMountOptions("bind", []string{"tmpcopyup"}); err == nil {
+		t.Error("tmpcopyup on a bind mount accepted")
 	}
 }

@@ -129,23 +129,28 @@ func (s *rootfsSetup) mount(m *specs.Mount) error {
 	if err := s.mountOne(m, p); err != nil {
 		return err
 	}
-	if p.recursiveRO {
-		return recursiveReadonly(s.root, m.Destination)
+	if p.recSet != 0 || p.recClr != 0 {
+		return setRecursiveAttrs(s.root, m.Destination, p.recSet, p.recClr)
 	}
 	return nil
 }
 
-// recursiveReadonly makes the mount at dest and every mount below it
-// read-only ("rro"), with mount_setattr(2).
-func recursiveReadonly(root *os.File, dest string) error {
+// setRecursiveAttrs sets and clears mount attributes on the mount at dest
+// and every mount below it ("rro", "rnosuid", ...), with mount_setattr(2).
+func setRecursiveAttrs(root *os.File, dest string, set, clr uint64) error {
 	f, err := pathrs.OpenatInRoot(root, dest)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	// An atime mode replaces the current one: the kernel wants the whole
+	// atime field cleared with it.
+	if set&unix.MOUNT_ATTR__ATIME != 0 {
+		clr |= unix.MOUNT_ATTR__ATIME
+	}
+	attr := &unix.MountAttr{Attr_set: set, Attr_clr: clr}
 	if err := unix.MountSetattr(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
-		return fmt.Errorf("rro: %w", err)
+		return fmt.Errorf("recursive mount options: mount_setattr: %w", err)
 	}
 	return nil
 }
@@ -165,7 +170,11 @@ func (s *rootfsSetup) mountOne(m *specs.Mount, p parsedMount) error {
 		return err
 	}
 	defer target.Close()
-	err = unix.Mount(m.Source, procFd(target), m.Type, p.flags, p.data)
+	if p.copyUp {
+		err = s.mountTmpfsCopyUp(m.Destination, target, p)
+	} else {
+		err = unix.Mount(m.Source, procFd(target), m.Type, p.flags, p.data)
+	}
 	if err != nil {
 		return err
 	}

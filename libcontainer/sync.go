@@ -9,10 +9,12 @@ package libcontainer
 //	3     parent -> C     usermap-done
 //	4     C -> parent     pid <n>             host pid of the container init
 //	5     parent -> init  config + fd         initConfig (JSON) in a sealed memfd: any size
-//	6     init -> parent  hooks               run prestart+createRuntime now
+//	6     init -> parent  hooks               set linux.resources, run prestart+createRuntime now
 //	7     parent -> init  hooks-done          (or "error <msg>" if a hook failed)
 //	8     init -> parent  pty + fd            pty master (terminal: true)
-//	9     init -> parent  ready               all set up
+//	9     init -> parent  ready               all set up; the parent sets linux.resources if
+//	                                          step 6 did not (`rt exec`: moves the process
+//	                                          into the container's cgroup)
 //	10    parent -> init  ready-ack           its pid is in state.json; the init
 //	                                          may outlive rt: it clears its parent-
 //	                                          death signal, closes its end (the
@@ -22,9 +24,10 @@ package libcontainer
 //	any   child -> parent error <msg>         setup failed; the child exits
 //	any   child -> parent exec-error <json>   the program cannot be run (ExecError: 126/127)
 //
-// The container's init closes its end after "ready-ack"; a closed socket
-// before "ready" means the init died, and the parent reports its exit
-// status. Until the ack the init dies with rt (parent-death signal), so an
+// Until "ready-ack" the init's stderr is a pipe to the parent
+// (initstderr_linux.go). The container's init closes its end after
+// "ready-ack"; a closed socket before "ready" means the init died, and the
+// parent reports its exit status. Until the ack the init dies with rt (parent-death signal), so an
 // rt killed during a create never leaves a live init that state.json does
 // not name. `rt exec`'s process keeps its end after the ack, close-on-exec,
 // until execve: `rt exec` reads EOF when execve succeeded, or an
@@ -91,6 +94,9 @@ func (s *syncSocket) sendFd(typ string, payload []byte, fd int) error {
 		oob = unix.UnixRights(fd)
 	}
 	if err := unix.Sendmsg(int(s.f.Fd()), msg, oob, nil, 0); err != nil {
+		if err == unix.EPIPE || err == unix.ECONNRESET {
+			err = errPeerClosed
+		}
 		return fmt.Errorf("send %s: %w", typ, err)
 	}
 	return nil
@@ -109,6 +115,10 @@ func (s *syncSocket) recv() (typ string, payload []byte, fd *os.File, err error)
 		n, oobn, flags, _, err := unix.Recvmsg(int(s.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue
+		}
+		// ECONNRESET: the peer died with our last message unread.
+		if err == unix.ECONNRESET {
+			return "", nil, nil, errPeerClosed
 		}
 		if err != nil {
 			return "", nil, nil, fmt.Errorf("receive: %w", err)
