@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
@@ -117,26 +118,15 @@ func mergeResources(cur, upd *specs.LinuxResources) *specs.LinuxResources {
 		cur = &specs.LinuxResources{}
 	}
 	out := *cur
-	if upd.Memory != nil {
-		out.Memory = upd.Memory
-	}
-	if upd.CPU != nil {
-		out.CPU = upd.CPU
-	}
-	if upd.Pids != nil {
-		out.Pids = upd.Pids
-	}
-	if upd.BlockIO != nil {
-		out.BlockIO = upd.BlockIO
-	}
-	if upd.HugepageLimits != nil {
-		out.HugepageLimits = upd.HugepageLimits
-	}
-	if upd.Network != nil {
-		out.Network = upd.Network
-	}
-	if upd.Unified != nil {
-		out.Unified = upd.Unified
+	// Every resource the update sets replaces the recorded one, field by
+	// field, so a resource added to the spec cannot be forgotten here (rdma
+	// once was). Devices are never updated (runc's SkipDevices).
+	o, u := reflect.ValueOf(&out).Elem(), reflect.ValueOf(upd).Elem()
+	for i := 0; i < u.NumField(); i++ {
+		if u.Type().Field(i).Name == "Devices" || u.Field(i).IsNil() {
+			continue
+		}
+		o.Field(i).Set(u.Field(i))
 	}
 	return &out
 }

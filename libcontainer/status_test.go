@@ -3,6 +3,8 @@ package libcontainer
 import (
 	"strings"
 	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // The lifecycle table: which operation each status allows.
@@ -52,5 +54,25 @@ func TestLifecyclePredicates(t *testing.T) {
 	}
 	if err := Stopped.CanSignal(); err != ErrNotRunning {
 		t.Errorf("signal: %v", err)
+	}
+}
+
+// An update records every resource it sets (rdma was once dropped), and
+// never devices.
+func TestMergeResourcesEveryField(t *testing.T) {
+	max := int64(5)
+	upd := &specs.LinuxResources{
+		Devices: []specs.LinuxDeviceCgroup{{Allow: true}},
+		Pids:    &specs.LinuxPids{Limit: &max},
+		Rdma:    map[string]specs.LinuxRdma{"mlx5_0": {}},
+		Unified: map[string]string{"memory.high": "1M"},
+	}
+	cur := &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}
+	got := mergeResources(cur, upd)
+	if got.Pids == nil || got.Rdma == nil || got.Unified == nil {
+		t.Fatalf("update not recorded: %+v", got)
+	}
+	if len(got.Devices) != 1 || got.Devices[0].Allow {
+		t.Fatalf("devices changed by an update: %+v", got.Devices)
 	}
 }
