@@ -461,6 +461,9 @@ func (c *Container) destroy() error {
 			errs = append(errs, err)
 		}
 	}
+	if err := c.cleanupRootfs(); err != nil {
+		errs = append(errs, err)
+	}
 	if cg != nil {
 		if err := cg.Destroy(); err != nil {
 			errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
@@ -484,6 +487,30 @@ func (c *Container) destroy() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// cleanupRootfs undoes what the caller of Create prepared (CreateOpts
+// RootfsMount, Cleanup): a lazy unmount, then the directory, which is
+// only removed once nothing is mounted there any more.
+func (c *Container) cleanupRootfs() error {
+	if m := c.state.RootfsMount; m != "" {
+		for {
+			err := unix.Unmount(m, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
+			if err == nil {
+				continue // stacked mounts: until none is left
+			}
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+				break // not (or no longer) a mount point
+			}
+			return fmt.Errorf("unmount rootfs %s: %w", m, err)
+		}
+	}
+	if d := c.state.Cleanup; d != "" {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("remove %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // waitGone waits up to 10s for a killed init to disappear (or turn zombie).
