@@ -64,10 +64,12 @@ EXAMPLE:
 			cancel()
 		}()
 		opts := imagestore.LoadOptions{Warn: func(msg string) { logf("warning", "rt load: %s", msg) }}
+		clear := func() {}
 		if isTerminal(os.Stderr) {
-			opts.Progress = progressLine()
+			opts.Progress, clear = progressLine()
 		}
 		loaded, err := s.Load(ctx, src, name, opts)
+		clear() // before the names and any error line
 		for _, l := range loaded {
 			// Names were checked at load: reference characters only.
 			for _, n := range l.Names {
@@ -81,8 +83,9 @@ EXAMPLE:
 	},
 }
 
-// progressLine draws one line on stderr, at most 10 times a second.
-func progressLine() func(imagestore.Progress) {
+// progressLine draws one line on stderr, at most 10 times a second; clear
+// erases it.
+func progressLine() (draw func(imagestore.Progress), clear func()) {
 	var last time.Time
 	return func(p imagestore.Progress) {
 		if !p.Done && time.Since(last) < 100*time.Millisecond {
@@ -94,10 +97,7 @@ func progressLine() func(imagestore.Progress) {
 			total = " of " + humanSize(p.Total)
 		}
 		fmt.Fprintf(os.Stderr, "\r\x1b[K%s: layer %d/%d: %s%s", p.Image, p.Layer, p.Layers, humanSize(p.Bytes), total)
-		if p.Done && p.Layer == p.Layers {
-			fmt.Fprint(os.Stderr, "\n")
-		}
-	}
+	}, func() { fmt.Fprint(os.Stderr, "\r\x1b[K") }
 }
 
 func humanSize(n int64) string {
