@@ -15,7 +15,12 @@ import (
 // Glue of the image verbs (load, images, rmi, gc, run --image).
 
 func openStore(c *cli.Context) (*imagestore.Store, error) {
-	return imagestore.Open(c.String("store"))
+	s, err := imagestore.Open(c.String("store"))
+	if err != nil {
+		return nil, err
+	}
+	s.Warn = func(msg string) { logf("warning", "rt: %s", msg) }
+	return s, nil
 }
 
 // prepareImage makes the overlay rootfs of container id from image ref

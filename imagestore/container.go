@@ -155,20 +155,29 @@ func (s *Store) mountOverlay(c *Container, rec *Record) error {
 		_ = os.Chown(upper, int(st.Uid), int(st.Gid))
 		_ = os.Chmod(upper, os.FileMode(st.Mode&0o777))
 	}
-	err := mountNewAPI(c.Rootfs, lowers, upper, work)
-	if err == nil {
+	var err error
+	if os.Getenv("RT_TEST_NO_OVERLAY") == "1" { // test hook: the fallback
+		err = fmt.Errorf("fsopen: %w (RT_TEST_NO_OVERLAY)", unix.ENODEV)
+	} else if err = mountNewAPI(c.Rootfs, lowers, upper, work); err == nil {
 		return nil
-	}
-	// Kernels before 6.8 have no "lowerdir+": one option string, which
-	// must fit in a page.
-	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + work
-	if err2 := unix.Mount("overlay", c.Rootfs, "overlay", 0, opts); err2 != nil {
-		if errors.Is(err2, unix.ENODEV) {
-			return fmt.Errorf("overlayfs is not available (modprobe overlay): %w", err2)
+	} else if !errors.Is(err, unix.ENODEV) {
+		// Kernels before 6.8 have no "lowerdir+": one option string,
+		// which must fit in a page.
+		opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + work
+		err2 := unix.Mount("overlay", c.Rootfs, "overlay", 0, opts)
+		if err2 == nil {
+			return nil
 		}
-		return fmt.Errorf("mount overlay at %s: %v (fsconfig: %v)", c.Rootfs, err2, err)
+		if !errors.Is(err2, unix.ENODEV) && !errors.Is(err2, unix.EINVAL) {
+			return fmt.Errorf("mount overlay at %s: %v (fsconfig: %v)", c.Rootfs, err2, err)
+		}
+		err = err2
 	}
-	return nil
+	// No overlayfs here (or not on the store's filesystem): a copy.
+	s.warnOnce(fmt.Sprintf("overlayfs is not available (%v): the container gets a copy of the image's files", err))
+	os.Remove(upper)
+	os.Remove(work)
+	return copyLayers(lowers, c.Rootfs)
 }
 
 func mountNewAPI(target string, lowers []string, upper, work string) error {

@@ -38,6 +38,16 @@ import (
 // Store is an open image store.
 type Store struct {
 	dir string
+	// Warn receives notes (the copy fallback); may be nil.
+	Warn   func(string)
+	warned bool
+}
+
+func (s *Store) warnOnce(msg string) {
+	if !s.warned && s.Warn != nil {
+		s.warned = true
+		s.Warn(msg)
+	}
 }
 
 // Record is what the store keeps of one image.

@@ -422,3 +422,36 @@ func TestStoreHostileLoads(t *testing.T) {
 		})
 	}
 }
+
+// Without overlayfs (RT_TEST_NO_OVERLAY=1 makes rt take that path) a
+// container gets a copy of the image, merged as overlayfs would show it:
+// layers.EXPECTED.json holds exactly, link counts included; rt says so once.
+func TestStoreCopyFallback(t *testing.T) {
+	s := newStoreEnv(t)
+	fixtures := importFixtures(t)
+	exp := importLoadExpect(t, filepath.Join(fixtures, "layers.EXPECTED.json"))
+	s.load("layers.tar")
+	cmd := exec.Command(rtBin(t), "--root", s.root, "--store", s.store, "create", "--image", fixLayers, "cp1", "--", "sleep", "1000")
+	cmd.Env = append(os.Environ(), "RT_TEST_NO_OVERLAY=1")
+	// A file, not a pipe: the created container's init keeps rt's stdio.
+	outf := s.tempFile()
+	defer outf.Close()
+	cmd.Stdout, cmd.Stderr = outf, outf
+	err := cmd.Run()
+	out, _ := os.ReadFile(outf.Name())
+	if err != nil {
+		t.Fatalf("create: %v: %s", err, out)
+	}
+	if strings.Count(string(out), "overlayfs is not available") != 1 || strings.Count(string(out), "\n") != 1 {
+		t.Errorf("want one warning line, got %q", out)
+	}
+	bundle, _ := s.state("cp1")["bundle"].(string)
+	checkRootfs(t, filepath.Join(bundle, "rootfs"), exp, false)
+	if m := s.mounts(); len(m) != 0 {
+		t.Errorf("the copy must not be a mount: %v", m)
+	}
+	s.mustRT("delete", "--force", "cp1")
+	if _, err := os.Stat(bundle); !os.IsNotExist(err) {
+		t.Errorf("container directory left: %v", err)
+	}
+}
