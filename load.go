@@ -29,6 +29,9 @@ EXAMPLE:
    docker save busybox >busybox.tar
    rt load busybox.tar
    rt run --image busybox c1 -- sh -c 'echo $HOSTNAME'`,
+	Flags: []cli.Flag{
+		&cli.BoolFlag{Name: "sync", Usage: "flush each layer to disk before it becomes visible (survives a power loss; slower)"},
+	},
 	Action: func(c *cli.Context) error {
 		if c.NArg() != 1 {
 			return fmt.Errorf("load: want one ARCHIVE (or - for stdin), got %d arguments", c.NArg())
@@ -63,7 +66,7 @@ EXAMPLE:
 			signal.Reset(os.Interrupt, unix.SIGTERM)
 			cancel()
 		}()
-		opts := imagestore.LoadOptions{Warn: func(msg string) { logf("warning", "rt load: %s", msg) }}
+		opts := imagestore.LoadOptions{Warn: func(msg string) { logf("warning", "rt load: %s", msg) }, Sync: c.Bool("sync")}
 		clear := func() {}
 		if isTerminal(os.Stderr) {
 			opts.Progress, clear = progressLine()
