@@ -114,22 +114,37 @@ func (s *Store) loadImage(ctx context.Context, img *rootfs.Image, opts LoadOptio
 		}
 		rec.Size += size
 	}
-	if err := writeFileAtomic(s.blobPath(img.ID), img.RawConfig); err != nil {
-		return res, err
-	}
-	if img.Manifest != "" && len(img.RawManifest) > 0 {
-		if err := writeFileAtomic(s.blobPath(img.Manifest), img.RawManifest); err != nil {
+	// Loaded before (same config, so same layers): nothing to write but
+	// names that moved.
+	_, errCfg := os.Stat(s.blobPath(img.ID))
+	_, errRec := os.Stat(s.recordPath(img.ID))
+	if errCfg != nil || errRec != nil {
+		if err := writeFileAtomic(s.blobPath(img.ID), img.RawConfig); err != nil {
+			return res, err
+		}
+		if img.Manifest != "" && len(img.RawManifest) > 0 {
+			if err := writeFileAtomic(s.blobPath(img.Manifest), img.RawManifest); err != nil {
+				return res, err
+			}
+		}
+		b, err := json.MarshalIndent(rec, "", "\t")
+		if err != nil {
+			return res, err
+		}
+		if err := writeFileAtomic(s.recordPath(img.ID), b); err != nil {
 			return res, err
 		}
 	}
-	b, err := json.MarshalIndent(rec, "", "\t")
-	if err != nil {
-		return res, err
+	if names, err := s.readNames(); err == nil {
+		same := true
+		for _, n := range res.Names {
+			same = same && names[n] == img.ID
+		}
+		if same {
+			return res, nil
+		}
 	}
-	if err := writeFileAtomic(s.recordPath(img.ID), b); err != nil {
-		return res, err
-	}
-	err = s.editNames(func(m map[string]digest.Digest) {
+	err := s.editNames(func(m map[string]digest.Digest) {
 		for _, n := range res.Names {
 			m[n] = img.ID
 		}
