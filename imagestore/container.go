@@ -164,7 +164,10 @@ func (s *Store) mountOverlay(c *Container, rec *Record) error {
 		// Kernels before 6.8 have no "lowerdir+": one option string,
 		// which must fit in a page.
 		opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + work
-		err2 := unix.Mount("overlay", c.Rootfs, "overlay", 0, opts)
+		err2 := unix.Mount("overlay", c.Rootfs, "overlay", 0, opts+",volatile")
+		if errors.Is(err2, unix.EINVAL) { // before 5.10: no volatile
+			err2 = unix.Mount("overlay", c.Rootfs, "overlay", 0, opts)
+		}
 		if err2 == nil {
 			return nil
 		}
@@ -197,6 +200,11 @@ func mountNewAPI(target string, lowers []string, upper, work string) error {
 	if err := unix.FsconfigSetString(fd, "workdir", work); err != nil {
 		return fmt.Errorf("workdir: %w", err)
 	}
+	// volatile: no syncs of the upper filesystem (the unmount at delete
+	// would otherwise sync the store's whole filesystem). The upper dir
+	// is discarded at delete, and a container does not outlive a reboot,
+	// so nothing is lost that would have been kept.
+	_ = unix.FsconfigSetFlag(fd, "volatile")
 	if err := unix.FsconfigCreate(fd); err != nil {
 		return fmt.Errorf("fsconfig create: %w", err)
 	}
