@@ -26,7 +26,7 @@ func openStore(c *cli.Context) (*imagestore.Store, error) {
 // prepareImage makes the overlay rootfs of container id from image ref
 // and writes the image's config.json (rootfs.RuntimeSpec, as rt import
 // does) into the container's directory, its bundle.
-func prepareImage(c *cli.Context, ref, root, id string) (*imagestore.Container, error) {
+func prepareImage(c *cli.Context, ref, root, id string, hasCmd bool) (*imagestore.Container, error) {
 	s, err := openStore(c)
 	if err != nil {
 		return nil, err
@@ -43,6 +43,9 @@ func prepareImage(c *cli.Context, ref, root, id string) (*imagestore.Container, 
 	spec, err := rootfs.RuntimeSpec(ct.Rootfs, ct.Config, rootfs.SpecOptions{})
 	if err != nil {
 		return fail(fmt.Errorf("image %q: %w", ref, err))
+	}
+	if len(spec.Process.Args) == 0 && !hasCmd {
+		return fail(fmt.Errorf("image %q has no Entrypoint or Cmd: give a command after -- (rt %s --image %s %s -- COMMAND)", ref, c.Command.Name, ref, id))
 	}
 	b, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {

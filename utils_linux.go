@@ -135,7 +135,7 @@ func createContainer(c *cli.Context, detach bool) (_ *libcontainer.CreateResult,
 		if c.IsSet("bundle") {
 			return nil, errors.New("--image and --bundle: give one")
 		}
-		if fromImage, err = prepareImage(c, ref, root, id); err != nil {
+		if fromImage, err = prepareImage(c, ref, root, id, len(cmd) > 0); err != nil {
 			return nil, err
 		}
 		// Until the state is saved the directory is this process's to

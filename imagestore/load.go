@@ -102,6 +102,9 @@ func (s *Store) loadImage(ctx context.Context, img *rootfs.Image, opts LoadOptio
 	if len(res.Names) > 0 {
 		label = res.Names[0]
 	}
+	if want := "linux/" + runtime.GOARCH; img.Config.OS+"/"+img.Config.Architecture != want {
+		opts.Warn(fmt.Sprintf("image %s is for %q, this host is %s: it will not run here without emulation", label, img.Platform(), want))
+	}
 	rec := &Record{ID: img.ID, Manifest: img.Manifest, Loaded: time.Now().UTC(), Created: img.Config.Created}
 	for i, l := range img.Layers {
 		rec.Layers = append(rec.Layers, l.DiffID)

@@ -110,6 +110,9 @@ func checkRootfs(t *testing.T, rootfs string, exp *importExpect, overlay bool) {
 		importCheckEntry(t, rootfs, p, exp.Entries[p])
 	}
 	for _, p := range importSortedPaths(actual) {
+		if overlay && (p == "/dev" || p == "/proc" || p == "/sys") {
+			continue // mount points the runtime made in the container's upper dir
+		}
 		if _, ok := exp.Entries[p]; !ok {
 			t.Errorf("%s: extra path, not in the image", p)
 		}

@@ -455,3 +455,72 @@ func TestStoreCopyFallback(t *testing.T) {
 		t.Errorf("container directory left: %v", err)
 	}
 }
+
+// Every fixture loads, and every fact of its EXPECTED note holds in the
+// overlay view of a container made from it (the image's own command,
+// created, never started).
+func TestStoreFixtures(t *testing.T) {
+	requireRoot(t)
+	fixtures := importFixtures(t)
+	for _, c := range importCases {
+		t.Run(strings.ReplaceAll(c.archive+"/"+c.image, "/", "_"), func(t *testing.T) {
+			s := newStoreEnv(t)
+			exp := importLoadExpect(t, filepath.Join(fixtures, c.expect))
+			out := s.load(c.archive)
+			ref := c.image
+			if ref == "" {
+				first, _, _ := strings.Cut(out, "\n")
+				_, ref, _ = strings.Cut(first, ": ")
+			}
+			args := []string{"create", "--image", ref, "fx"}
+			if cfg := exp.Image.Config; len(cfg.Entrypoint)+len(cfg.Cmd) == 0 {
+				// No command in the image: any executable file of it
+				// will do, the container is never started.
+				prog := ""
+				for _, p := range importSortedPaths(exp.Entries) {
+					if e := exp.Entries[p]; e.Type == "file" && strings.ContainsAny(e.Mode[len(e.Mode)-3:], "1357") {
+						prog = p
+						break
+					}
+				}
+				if prog == "" {
+					// Nothing to create a container with: the test
+					// mounts the stored layers read-only itself.
+					storeCheckLayersView(t, s, ref, exp)
+					return
+				}
+				args = append(args, "--", prog)
+			}
+			s.mustSRT(args...)
+			bundle, _ := s.state("fx")["bundle"].(string)
+			checkRootfs(t, filepath.Join(bundle, "rootfs"), exp, true)
+			s.mustRT("delete", "--force", "fx")
+		})
+	}
+}
+
+// storeCheckLayersView mounts the stored layers of image ref read-only
+// (an empty directory below them: overlayfs wants two lower dirs without
+// an upper) and checks exp there.
+func storeCheckLayersView(t *testing.T, s *storeEnv, ref string, exp *importExpect) {
+	t.Helper()
+	var lowers []string
+	for _, img := range s.images() {
+		if img.ID == ref || slices.Contains(img.Names, ref) {
+			for i := len(img.Layers) - 1; i >= 0; i-- {
+				lowers = append(lowers, filepath.Join(s.store, "layers", strings.TrimPrefix(img.Layers[i], "sha256:"), "diff"))
+			}
+		}
+	}
+	if len(lowers) == 0 {
+		t.Fatalf("image %s not in rt images", ref)
+	}
+	empty, mnt := filepath.Join(s.dir, "empty"), filepath.Join(s.dir, "view")
+	os.Mkdir(empty, 0o755)
+	os.Mkdir(mnt, 0o755)
+	if err := unix.Mount("overlay", mnt, "overlay", unix.MS_RDONLY, "lowerdir="+strings.Join(append(lowers, empty), ":")); err != nil {
+		t.Fatalf("mount the stored layers: %v", err)
+	}
+	defer unix.Unmount(mnt, unix.MNT_DETACH)
+	checkRootfs(t, mnt, exp, true)
+}

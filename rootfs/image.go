@@ -274,8 +274,8 @@ func (a *Archive) Image(sel string) (*Image, error) {
 	return a.load(cands[0])
 }
 
-// Images returns every image of the archive (of a multi-platform index,
-// those for linux/<this arch>), with its manifest and config read.
+// Images returns every image of the archive (of several with platforms
+// listed, those for linux/<this arch>), with its manifest and config read.
 func (a *Archive) Images() ([]*Image, error) {
 	all, err := a.images()
 	if err != nil {
@@ -284,7 +284,10 @@ func (a *Archive) Images() ([]*Image, error) {
 	if len(all) == 0 {
 		return nil, errors.New("the archive holds no image")
 	}
-	cands := forThisPlatform(all)
+	cands := all
+	if len(all) > 1 { // one image is taken whatever its platform, as by Image("")
+		cands = forThisPlatform(all)
+	}
 	if len(cands) == 0 {
 		return nil, fmt.Errorf("no image for linux/%s in the archive; it holds %s", runtime.GOARCH, list(all))
 	}
