@@ -524,3 +524,43 @@ func storeCheckLayersView(t *testing.T, s *storeEnv, ref string, exp *importExpe
 	defer unix.Unmount(mnt, unix.MNT_DETACH)
 	checkRootfs(t, mnt, exp, true)
 }
+
+// A state.json edited to name another directory as the container's
+// (cleanup, rootfs_mount) makes delete warn and leave it alone: only a
+// directory whose owner.json names this container is removed.
+func TestStoreDeleteLeavesForeignDirs(t *testing.T) {
+	s := newStoreEnv(t)
+	s.load("busybox.tar")
+	s.mustSRT("create", "--image", fixBusybox, "fd", "--", "true")
+	victim := filepath.Join(s.dir, "victim")
+	os.MkdirAll(filepath.Join(victim, "rootfs"), 0o755)
+	os.WriteFile(filepath.Join(victim, "precious"), []byte("x"), 0o644)
+	p := filepath.Join(s.root, "fd", "state.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	json.Unmarshal(b, &st)
+	real, _ := st["cleanup"].(string)
+	st["cleanup"], st["rootfs_mount"] = victim, filepath.Join(victim, "rootfs")
+	b, _ = json.Marshal(st)
+	os.WriteFile(p, b, 0o600)
+	_, errs, code := s.rt("delete", "--force", "fd")
+	if code != 0 || !strings.Contains(errs, "is not marked as its directory") {
+		t.Errorf("delete: exit %d, %q; want a warning", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(victim, "precious")); err != nil {
+		t.Errorf("the foreign directory was touched: %v", err)
+	}
+	// The real one is left too (its state no longer names it): gc finds it.
+	if _, err := os.Stat(real); err != nil {
+		t.Fatalf("the container's own directory: %v", err)
+	}
+	if out := s.mustSRT("gc"); !strings.Contains(out, "1 container directories") {
+		t.Errorf("gc: %q", out)
+	}
+	if _, err := os.Stat(real); !os.IsNotExist(err) || len(s.mounts()) != 0 {
+		t.Errorf("gc left the container's directory (%v) or mounts %v", err, s.mounts())
+	}
+}
