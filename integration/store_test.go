@@ -108,8 +108,9 @@ const (
 // run), rmi, gc: the whole cycle, leaving nothing mounted or behind.
 func TestStoreRunFreshRootfs(t *testing.T) {
 	s := newStoreEnv(t)
-	if out := s.load("busybox.tar"); out != "Loaded image: "+fixBusybox+"\n" {
-		t.Errorf("load printed %q", out)
+	// stderr is a file, not a terminal: no progress, nothing at all.
+	if out, errs, code := s.srt("load", filepath.Join(importFixtures(t), "busybox.tar")); code != 0 || out != "Loaded image: "+fixBusybox+"\n" || errs != "" {
+		t.Errorf("load: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 	imgs := s.images()
 	if len(imgs) != 1 || !slices.Equal(imgs[0].Names, []string{fixBusybox}) || len(imgs[0].Layers) != 1 || imgs[0].Size <= 0 {
