@@ -9,14 +9,14 @@
 #   4. 100 containers at once from IMG: the store holds one copy of the
 #      layers, each container's disk use is its upper dir only.
 #
-#   RT=./rt bench/store/bench.sh        SIZE_MB=300 N=7 bench/store/bench.sh
+#   RT=./rt bench/store/bench.sh        SIZE_MB=600 N=7 bench/store/bench.sh
 #   BENCH_STRICT=1 ...                  exit 1 if a target is missed
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 RT=${RT:-$repo/rt}
 N=${N:-5}
-SIZE_MB=${SIZE_MB:-100}
+SIZE_MB=${SIZE_MB:-300}
 PAR=${PAR:-100}
 fixtures=${FIXTURES:-$repo/../shared/images}
 work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/rt-store-bench.XXXXXX")
