@@ -330,16 +330,23 @@ func TestStoreDeleteForceAfterCrash(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
 	// Until the container runs: rt exec succeeds.
 	for {
 		if _, _, code := s.rt("exec", "cr", "true"); code == 0 {
 			break
 		}
+		select {
+		case err := <-done:
+			t.Fatalf("rt run exited before its container ran: %v", err)
+		default:
+		}
 		unix.Nanosleep(&unix.Timespec{Nsec: 20e6}, nil)
 	}
 	bundle, _ := s.state("cr")["bundle"].(string)
 	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	<-done
 	if !slices.Contains(s.mounts(), filepath.Join(bundle, "rootfs")) {
 		t.Fatalf("overlay not mounted at %s/rootfs before delete: %v", bundle, s.mounts())
 	}
