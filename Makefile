@@ -66,6 +66,7 @@ bench: deps rt
 	EXTRA_PKGS="$(BENCH_PKGS)" $(MAKE) --no-print-directory deps
 	RT=$(RT) bench/run.sh
 	@if [ -x bench/import/bench.sh ]; then RT=$(RT) bench/import/bench.sh; fi
+	@if [ -x bench/store/bench.sh ]; then RT=$(RT) bench/store/bench.sh; fi
 
 conformance: deps rt
 	integration/conformance/run.sh

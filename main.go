@@ -53,6 +53,9 @@ commands and flags, so containerd and podman can drive it. A container comes
 from a bundle: a directory holding config.json and a root filesystem. Two ways
 to get one:
 
+   rt load busybox.tar                # a 'docker save' archive -> the image store
+   rt run --image busybox c0 -- echo hi   # each container gets a fresh overlay of the image
+
    rt import busybox.tar ./bb         # a 'docker save' archive -> bundle
    rt run -b ./bb c1 -- echo hello    # run it; the command after -- overrides the image's
 
@@ -69,6 +72,7 @@ command explains itself and has an example: rt COMMAND --help.`,
 			&cli.StringFlag{Name: "log", Usage: "append log lines to `FILE` instead of stderr"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.StringFlag{Name: "root", Value: defaultRootDir(), Usage: "state directory of containers"},
+			&cli.StringFlag{Name: "store", Value: defaultStoreDir(), Usage: "image store `DIR` (rt load, rt run --image)"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd for cgroups (not supported yet)"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors (true, false, auto)"},
 		},
@@ -104,6 +108,10 @@ var commands = []*cli.Command{
 	runCommand,
 	specCommand,
 	importCommand,
+	loadCommand,
+	imagesCommand,
+	rmiCommand,
+	gcCommand,
 	startCommand,
 	stateCommand,
 	updateCommand,
@@ -125,6 +133,22 @@ func defaultRootDir() string {
 	}
 	return defaultRoot
 }
+
+// defaultStoreDir is /var/lib/rt for root, $XDG_DATA_HOME/rt (or
+// ~/.local/share/rt) otherwise.
+func defaultStoreDir() string {
+	if os.Geteuid() != 0 {
+		if xdg := os.Getenv("XDG_DATA_HOME"); xdg != "" {
+			return filepath.Join(xdg, "rt")
+		}
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, ".local", "share", "rt")
+		}
+	}
+	return defaultStore
+}
+
+const defaultStore = "/var/lib/rt"
 
 // logging: rt writes errors (and with --debug, debug lines) to stderr or --log,
 // as text or as runc-compatible JSON lines ({"level","msg","time"}), which is

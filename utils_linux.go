@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/rt-project/rt/imagestore"
 	"github.com/rt-project/rt/libcontainer"
 )
 
@@ -22,6 +23,7 @@ import (
 
 var createFlags = append([]cli.Flag{
 	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle `DIR` holding config.json and the rootfs"},
+	&cli.StringFlag{Name: "image", Usage: "run `IMAGE` of the store (rt load) instead of a bundle: a fresh overlay rootfs, removed at delete"},
 	&cli.StringFlag{Name: "console-socket", Usage: "unix socket `PATH` that receives the pty master (terminal: true)"},
 	&cli.StringFlag{Name: "pidfd-socket", Usage: "not supported", Hidden: true},
 	&cli.StringFlag{Name: "pid-file", Usage: "write the container init's pid to `FILE`"},
@@ -115,7 +117,7 @@ func isTerminal(f *os.File) bool {
 
 // createContainer runs the create half shared by `create` and `run`: the
 // arguments are `ID [-- COMMAND...]`.
-func createContainer(c *cli.Context, detach bool) (*libcontainer.CreateResult, error) {
+func createContainer(c *cli.Context, detach bool) (_ *libcontainer.CreateResult, retErr error) {
 	id, cmd, err := splitCommand(c)
 	if err != nil {
 		return nil, err
@@ -128,6 +130,24 @@ func createContainer(c *cli.Context, detach bool) (*libcontainer.CreateResult, e
 		return nil, err
 	}
 	bundle := c.String("bundle")
+	var fromImage *imagestore.Container
+	if ref := c.String("image"); ref != "" {
+		if c.IsSet("bundle") {
+			return nil, errors.New("--image and --bundle: give one")
+		}
+		if fromImage, err = prepareImage(c, ref, root, id, len(cmd) > 0); err != nil {
+			return nil, err
+		}
+		// Until the state is saved the directory is this process's to
+		// remove; after, destroy does it (RootfsMount, Cleanup).
+		defer fromImage.Unlock()
+		defer func() {
+			if retErr != nil {
+				_ = fromImage.Remove()
+			}
+		}()
+		bundle = fromImage.Dir
+	}
 	spec, err := libcontainer.LoadSpecWith(bundle, func(s *specs.Spec) error { return applyOverrides(c, id, s, cmd) })
 	if err != nil {
 		return nil, err
@@ -151,11 +171,15 @@ func createContainer(c *cli.Context, detach bool) (*libcontainer.CreateResult, e
 	default:
 		return nil, fmt.Errorf("--rootless: %q is not true, false or auto", v)
 	}
-	ct, err := libcontainer.Create(libcontainer.CreateOpts{
+	opts := libcontainer.CreateOpts{
 		Root: root, ID: id, Bundle: bundle, Spec: spec,
 		NoPivot: c.Bool("no-pivot"), PreserveFds: c.Int("preserve-fds"),
 		Rootless: rootless,
-	})
+	}
+	if fromImage != nil {
+		opts.RootfsMount, opts.Cleanup = fromImage.Rootfs, fromImage.Dir
+	}
+	ct, err := libcontainer.Create(opts)
 	if err != nil {
 		return nil, err
 	}

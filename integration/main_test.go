@@ -22,7 +22,25 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "cgroup left behind by the tests: %s\n", p)
 		code = 1
 	}
+	for _, p := range ourMounts() {
+		fmt.Fprintf(os.Stderr, "mount left behind by the tests: %s\n", p)
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// ourMounts lists the mounts under this run's rt-test-<pid>-* directories
+// (rt run --image's overlays among them).
+func ourMounts() []string {
+	prefix := filepath.Join(os.TempDir(), fmt.Sprintf("rt-test-%d-", os.Getpid()))
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], prefix) {
+			out = append(out, f[4])
+		}
+	}
+	return out
 }
 
 func ourCgroups() []string {

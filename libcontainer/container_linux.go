@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -461,6 +462,9 @@ func (c *Container) destroy() error {
 			errs = append(errs, err)
 		}
 	}
+	if err := c.cleanupRootfs(); err != nil {
+		errs = append(errs, err)
+	}
 	if cg != nil {
 		if err := cg.Destroy(); err != nil {
 			errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
@@ -484,6 +488,74 @@ func (c *Container) destroy() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// cleanupRootfs undoes what the caller of Create prepared (CreateOpts
+// RootfsMount, Cleanup): a lazy unmount, then the directory, which is
+// only removed once nothing is mounted there any more.
+//
+// Like the cgroup mark, the directory must say it is this container's: it
+// holds owner.json naming this state root and ID (imagestore writes it),
+// and the mount is inside it; a state.json edited to name anything else
+// makes delete warn and leave it alone.
+func (c *Container) cleanupRootfs() error {
+	if c.state.RootfsMount == "" && c.state.Cleanup == "" {
+		return nil
+	}
+	if !c.ownsCleanupDir() {
+		warnf("container %s: %q is not marked as its directory (owner.json): leaving it alone", c.state.ID, c.state.Cleanup)
+		return nil
+	}
+	if m := c.state.RootfsMount; m != "" {
+		for {
+			err := unix.Unmount(m, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
+			if err == nil {
+				continue // stacked mounts: until none is left
+			}
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+				break // not (or no longer) a mount point
+			}
+			return fmt.Errorf("unmount rootfs %s: %w", m, err)
+		}
+	}
+	if d := c.state.Cleanup; d != "" {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("remove %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// ownsCleanupDir checks the mark of CreateOpts.Cleanup: owner.json with
+// this container's state root and ID, and RootfsMount inside it.
+func (c *Container) ownsCleanupDir() bool {
+	d := c.state.Cleanup
+	if d == "" || !filepath.IsAbs(d) || filepath.Clean(d) != d {
+		return false
+	}
+	if m := c.state.RootfsMount; m != "" && filepath.Dir(m) != d {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(d, "owner.json"))
+	if err != nil {
+		return errors.Is(err, os.ErrNotExist) && !exists(d) // already gone
+	}
+	var o struct{ Root, ID string }
+	if json.Unmarshal(b, &o) != nil {
+		return false
+	}
+	if o.ID != c.state.ID || o.Root == "" {
+		return false
+	}
+	// The same state root, however it was spelled (symlinks).
+	a, err1 := os.Stat(o.Root)
+	b2, err2 := os.Stat(filepath.Dir(c.dir))
+	return err1 == nil && err2 == nil && os.SameFile(a, b2)
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }
 
 // waitGone waits up to 10s for a killed init to disappear (or turn zombie).

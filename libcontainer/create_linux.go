@@ -30,6 +30,13 @@ type CreateOpts struct {
 	// Rootless: run without a cgroup when the caller has no rights on the
 	// cgroup tree (and asks for no limits), instead of failing.
 	Rootless bool
+	// RootfsMount and Cleanup: what the caller prepared for this container
+	// alone (`rt run --image`: an overlay mount and its directory). They
+	// are saved in the state before anything runs, and destroy unmounts
+	// RootfsMount (lazily) and then removes Cleanup: at delete, at
+	// delete --force after a crash, and when Create fails.
+	RootfsMount string
+	Cleanup     string
 	// Stdio of the init when it has no terminal; nil means rt's own.
 	Stdin, Stdout, Stderr *os.File
 }
@@ -64,6 +71,7 @@ func Create(o CreateOpts) (_ *CreateResult, retErr error) {
 	c := &Container{dir: dir, dirf: dirf, locked: true, creating: true, state: State{
 		ID: o.ID, Bundle: bundle, Created: time.Now().UTC(), Owner: ownerName(),
 		Annotations: o.Spec.Annotations, Config: o.Spec,
+		RootfsMount: o.RootfsMount, Cleanup: o.Cleanup,
 	}}
 	defer c.Unlock()
 	defer func() {

@@ -57,6 +57,9 @@ type State struct {
 	CgroupPath  string            `json:"cgroup_path"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Config      *specs.Spec       `json:"config"` // the spec as it was at create (hooks, namespaces)
+	// Set by `rt run --image` (CreateOpts): unmounted, then removed, by destroy.
+	RootfsMount string `json:"rootfs_mount,omitempty"`
+	Cleanup     string `json:"cleanup,omitempty"`
 }
 
 // ValidateID follows runc: [A-Za-z0-9_+.-], not "." or "..", at most 1024 bytes.

@@ -24,6 +24,9 @@ type Image struct {
 	Manifest digest.Digest // digest of the OCI manifest; empty for a docker save manifest.json entry
 	Config   ispec.Image
 	Layers   []Layer
+	// The bytes ID and Manifest are digests of (RawManifest is empty for
+	// a docker save manifest.json entry).
+	RawConfig, RawManifest []byte
 
 	archive *Archive
 }
@@ -271,6 +274,38 @@ func (a *Archive) Image(sel string) (*Image, error) {
 	return a.load(cands[0])
 }
 
+// Images returns every image of the archive (of several with platforms
+// listed, those for linux/<this arch>), with its manifest and config read.
+func (a *Archive) Images() ([]*Image, error) {
+	all, err := a.images()
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, errors.New("the archive holds no image")
+	}
+	cands := all
+	if len(all) > 1 { // one image is taken whatever its platform, as by Image("")
+		cands = forThisPlatform(all)
+	}
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("no image for linux/%s in the archive; it holds %s", runtime.GOARCH, list(all))
+	}
+	var out []*Image
+	for _, c := range cands {
+		img, err := a.load(c)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", c, err)
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+// NormalizeRef gives the full form of an image name with Docker's rules:
+// "busybox" is "docker.io/library/busybox:latest".
+func NormalizeRef(s string) string { return normalizeRef(s) }
+
 func list(cs []*candidate) string {
 	var s []string
 	for _, c := range cs {
@@ -417,6 +452,7 @@ func (a *Archive) load(c *candidate) (*Image, error) {
 			return nil, fmt.Errorf("manifest %s: %w", c.manifest.Digest, err)
 		}
 		img.Manifest = c.manifest.Digest
+		img.RawManifest = b
 		if cfgBytes, err = a.readBlob(m.Config); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
@@ -428,6 +464,7 @@ func (a *Archive) load(c *candidate) (*Image, error) {
 			img.Layers = append(img.Layers, Layer{Member: blobPath(l.Digest), Digest: l.Digest, Size: l.Size, MediaType: l.MediaType})
 		}
 	}
+	img.RawConfig = cfgBytes
 	if err := json.Unmarshal(cfgBytes, &img.Config); err != nil {
 		return nil, fmt.Errorf("config %s: %w", img.ID, err)
 	}
@@ -482,6 +519,39 @@ func (img *Image) Unpack(ctx context.Context, dir string, opts UnpackOptions) er
 	return u.Finish()
 }
 
+// UnpackLayer unpacks layer i alone into dir, an existing empty directory,
+// in overlayfs's format (NewOverlayUnpacker), verifying its digests.
+// progress, if not nil, is told the blob bytes read as they are read. It
+// returns the bytes of file content written. On error dir holds a partial
+// tree: the caller removes it.
+func (img *Image) UnpackLayer(ctx context.Context, i int, dir string, opts UnpackOptions, progress func(int64)) (int64, error) {
+	l := img.Layers[i]
+	u, err := NewOverlayUnpacker(dir, opts.Warn)
+	if err != nil {
+		return 0, err
+	}
+	defer u.Close()
+	u.limit = opts.MaxBytes
+	u.progress = progress
+	if err := img.applyLayer(ctx, u, l); err != nil {
+		return 0, fmt.Errorf("layer %d/%d (%q, %s): %w", i+1, len(img.Layers), l.Member, l.DiffID, err)
+	}
+	return u.written, u.Finish()
+}
+
+type progressReader struct {
+	r io.Reader
+	f func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.f(int64(n))
+	}
+	return n, err
+}
+
 func (img *Image) applyLayer(ctx context.Context, u *Unpacker, l Layer) error {
 	rc, size, err := img.archive.open(l.Member)
 	if errors.Is(err, os.ErrNotExist) {
@@ -494,7 +564,11 @@ func (img *Image) applyLayer(ctx context.Context, u *Unpacker, l Layer) error {
 	if l.Size >= 0 && l.Size != size {
 		return fmt.Errorf("size is %d bytes, the manifest says %d", size, l.Size)
 	}
-	vr, err := newVerifiedReader(rc, l)
+	var src io.Reader = rc
+	if u.progress != nil {
+		src = &progressReader{rc, u.progress}
+	}
+	vr, err := newVerifiedReader(src, l)
 	if err != nil {
 		return err
 	}

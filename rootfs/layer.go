@@ -62,7 +62,39 @@ type Unpacker struct {
 	rootGid    int // the same for the root; -1 until known
 
 	openat2 bool // cleared if the kernel lacks it (before 5.6)
+
+	// overlay: each layer goes into a directory of its own, to be an
+	// overlayfs lower dir, and whiteouts are written in overlay's format
+	// (as containerd's overlay snapshotter does): ".wh.NAME" becomes a 0:0
+	// character device NAME, ".wh..wh..opq" the xattr
+	// trusted.overlay.opaque=y on its directory. Nothing is removed: there
+	// is no lower layer here. Image xattrs in trusted.overlay.* are
+	// dropped, since overlayfs would obey them (redirects, metacopy).
+	overlay bool
+	// whiteouts of the current layer, overlay mode: a directory later
+	// made at one of these paths must be opaque.
+	whiteouts map[string]bool
+	progress  func(int64) // told the blob bytes read; may be nil
 }
+
+// NewOverlayUnpacker is NewUnpacker in overlay mode: dir receives one
+// layer, as an overlayfs lower directory (see Unpacker.overlay).
+func NewOverlayUnpacker(dir string, warn func(string)) (*Unpacker, error) {
+	u, err := NewUnpacker(dir, warn)
+	if err != nil {
+		return nil, err
+	}
+	u.overlay = true
+	return u, nil
+}
+
+const (
+	overlayOpaqueXattr = "trusted.overlay.opaque"
+	overlayXattrPrefix = "trusted.overlay."
+)
+
+// Written returns the bytes of file content written so far.
+func (u *Unpacker) Written() int64 { return u.written }
 
 // NewUnpacker prepares to unpack layers into dir, which must exist. warn, if
 // not nil, receives notes about things that were skipped (xattrs the
@@ -141,6 +173,7 @@ func (u *Unpacker) Close() error {
 func (u *Unpacker) ApplyLayer(ctx context.Context, r io.Reader) error {
 	tr := tar.NewReader(r)
 	u.touched = map[string]bool{}
+	u.whiteouts = map[string]bool{}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -325,6 +358,19 @@ func (u *Unpacker) dir(pfd int, name, base string, hdr *tar.Header) error {
 	if err := u.meta(pfd, base, hdr, true); err != nil {
 		return err
 	}
+	if u.overlay && u.whiteouts[name] {
+		// Whited out, then made again in this layer: nothing of the
+		// lower one may show through.
+		fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		err = setOpaque(fd)
+		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+	}
 	// Its owner or setgid bit may have changed: what files created in it
 	// get (newFileGid) must be looked up again.
 	if name == "." {
@@ -441,6 +487,10 @@ func (u *Unpacker) setXattrs(hdr *tar.Header, set func(string, []byte) error) er
 	sort.Strings(keys)
 	for _, k := range keys {
 		name := k[len(xattrPAX):]
+		if u.overlay && strings.HasPrefix(name, overlayXattrPrefix) {
+			u.warnOnce("xattr-"+name, fmt.Sprintf("xattr %q would steer overlayfs; dropped (first on %q)", name, hdr.Name))
+			continue
+		}
 		err := set(name, []byte(hdr.PAXRecords[k]))
 		switch {
 		case err == nil:
@@ -476,6 +526,9 @@ func setTimes(pfd int, base string, hdr *tar.Header) error {
 // whiteout handles ".wh.NAME" (NAME goes) and ".wh..wh..opq" (the directory
 // keeps only what this layer put there).
 func (u *Unpacker) whiteout(dir, base string) error {
+	if u.overlay {
+		return u.overlayWhiteout(dir, base)
+	}
 	if base == whiteoutOpaque {
 		fd, err := u.openDir(dir, unix.O_RDONLY)
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
@@ -502,6 +555,61 @@ func (u *Unpacker) whiteout(dir, base string) error {
 		return err
 	}
 	return u.removeLower(pfd, path.Join(dir, target), target)
+}
+
+// overlayWhiteout writes a whiteout in overlayfs's format.
+func (u *Unpacker) overlayWhiteout(dir, base string) error {
+	if base == whiteoutOpaque {
+		pfd, err := u.parentDir(dir, true)
+		if err != nil {
+			return err
+		}
+		if dir != "." {
+			u.touch(dir)
+		}
+		return setOpaque(pfd)
+	}
+	if strings.HasPrefix(base, whiteoutMeta) {
+		return nil
+	}
+	target := base[len(whiteoutPrefix):]
+	if target == "" || target == "." || target == ".." || strings.Contains(target, "/") {
+		return fmt.Errorf("invalid whiteout %q", base)
+	}
+	pfd, err := u.parentDir(dir, true)
+	if err != nil {
+		return err
+	}
+	p := path.Join(dir, target)
+	if u.touched[p] {
+		// This layer has its own NAME: it hides the lower one already,
+		// unless it is a directory, which would merge; make it opaque.
+		var st unix.Stat_t
+		if unix.Fstatat(pfd, target, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			fd, err := unix.Openat(pfd, target, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			return setOpaque(fd)
+		}
+		return nil
+	}
+	u.touch(p)
+	u.whiteouts[p] = true
+	if err := unix.Mknodat(pfd, target, unix.S_IFCHR, 0); err != nil {
+		return fmt.Errorf("whiteout %q: mknod: %w", p, err)
+	}
+	return nil
+}
+
+func setOpaque(fd int) error {
+	// fd may be O_PATH: set the xattr through /proc, which follows it to
+	// the directory itself.
+	if err := unix.Setxattr(fmt.Sprintf("/proc/self/fd/%d", fd), overlayOpaqueXattr, []byte("y"), 0); err != nil {
+		return fmt.Errorf("set %s: %w", overlayOpaqueXattr, err)
+	}
+	return nil
 }
 
 // removeLower removes what lower layers left at p, keeping what this layer
