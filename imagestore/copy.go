@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rt-project/rt/rootfs"
 )
 
 // copyLayers is the fallback where overlayfs is not available: the layers,
@@ -52,7 +54,7 @@ type copier struct {
 }
 
 func (c *copier) dir(s, d int, rel string) error {
-	names, err := readDirNames(s)
+	names, err := rootfs.ReadDirNames(s)
 	if err != nil {
 		return err
 	}
@@ -74,7 +76,7 @@ func (c *copier) entry(s, d int, name, rel string) error {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFCHR:
 		if st.Rdev == 0 { // a whiteout
-			return removeAllAt(d, name)
+			return rootfs.RemoveAllAt(d, name)
 		}
 	case unix.S_IFDIR:
 		var dst unix.Stat_t
@@ -83,7 +85,7 @@ func (c *copier) entry(s, d int, name, rel string) error {
 		n, err := unix.Lgetxattr(src, overlayOpaqueXattr, opq)
 		opaque := err == nil && string(opq[:n]) == "y"
 		if exists && (dst.Mode&unix.S_IFMT != unix.S_IFDIR || opaque) {
-			if err := removeAllAt(d, name); err != nil {
+			if err := rootfs.RemoveAllAt(d, name); err != nil {
 				return err
 			}
 			exists = false
@@ -108,7 +110,7 @@ func (c *copier) entry(s, d int, name, rel string) error {
 		}
 		return copyMeta(src, fmt.Sprintf("/proc/self/fd/%d/.", dfd), true)
 	}
-	if err := removeAllAt(d, name); err != nil {
+	if err := rootfs.RemoveAllAt(d, name); err != nil {
 		return err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink > 1 {
@@ -207,39 +209,4 @@ func readlinkAt(d int, name string) (string, error) {
 			return string(b[:n]), nil
 		}
 	}
-}
-
-func readDirNames(fd int) ([]string, error) {
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(dup), "dir")
-	defer f.Close()
-	return f.Readdirnames(-1)
-}
-
-func removeAllAt(pfd int, base string) error {
-	err := unix.Unlinkat(pfd, base, 0)
-	if err == nil || errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	if !errors.Is(err, unix.EISDIR) {
-		return err
-	}
-	fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	names, err := readDirNames(fd)
-	for _, n := range names {
-		if err == nil {
-			err = removeAllAt(fd, n)
-		}
-	}
-	unix.Close(fd)
-	if err != nil {
-		return err
-	}
-	return unix.Unlinkat(pfd, base, unix.AT_REMOVEDIR)
 }

@@ -631,7 +631,7 @@ func (u *Unpacker) removeLower(pfd int, p, base string) error {
 }
 
 func (u *Unpacker) clearLower(fd int, dir string) error {
-	names, err := readDirNames(fd)
+	names, err := ReadDirNames(fd)
 	if err != nil {
 		return err
 	}
@@ -674,14 +674,16 @@ func (u *Unpacker) removeAt(pfd int, base string) error {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		u.cacheStale = true
-		return removeAllAt(pfd, base)
+		return RemoveAllAt(pfd, base)
 	case unix.S_IFLNK:
 		u.cacheStale = true
 	}
 	return unix.Unlinkat(pfd, base, 0)
 }
 
-func removeAllAt(pfd int, base string) error {
+// RemoveAllAt removes base in the directory pfd and everything below it,
+// never following a symlink.
+func RemoveAllAt(pfd int, base string) error {
 	err := unix.Unlinkat(pfd, base, 0)
 	if err == nil || errors.Is(err, unix.ENOENT) {
 		return nil
@@ -693,10 +695,10 @@ func removeAllAt(pfd int, base string) error {
 	if err != nil {
 		return err
 	}
-	names, err := readDirNames(fd)
+	names, err := ReadDirNames(fd)
 	for _, n := range names {
 		if err == nil {
-			err = removeAllAt(fd, n)
+			err = RemoveAllAt(fd, n)
 		}
 	}
 	unix.Close(fd)
@@ -706,7 +708,8 @@ func removeAllAt(pfd int, base string) error {
 	return unix.Unlinkat(pfd, base, unix.AT_REMOVEDIR)
 }
 
-func readDirNames(fd int) ([]string, error) {
+// ReadDirNames lists the directory fd (which stays open and unmoved).
+func ReadDirNames(fd int) ([]string, error) {
 	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
