@@ -21,8 +21,12 @@ var (
 	rtErr  error
 )
 
-// repoRoot is the checkout holding this package.
+// repoRoot is the checkout holding this package, or $RT_REPO_ROOT (the
+// cgroup v2 guest of tests/vm, where the test binary runs without the source).
 func repoRoot() string {
+	if d := os.Getenv("RT_REPO_ROOT"); d != "" {
+		return d
+	}
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Dir(filepath.Dir(file))
 }
