@@ -89,7 +89,7 @@ ln -sf /usr/bin/bash "$root/bin/bash"
 [ -e "$root/lib64" ] || ln -s usr/lib64 "$root/lib64" 2>/dev/null || true
 # mkbundle.sh copies this bin/ into every bundle (BUSYBOX_BIN_DIR).
 mkdir -p "$root/opt/busybox-bin" && cp /bin/busybox "$root/opt/busybox-bin/busybox"
-for a in $(/bin/busybox --list); do ln -s busybox "$root/opt/busybox-bin/$a"; done
+for a in $(/bin/busybox --list); do [ -e "$root/opt/busybox-bin/$a" ] || ln -s busybox "$root/opt/busybox-bin/$a"; done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
 printf 'root:x:0:\ntty:x:5:\nnobody:x:65534:\n' >"$root/etc/group"
 : >"$root/etc/fstab"
@@ -116,7 +116,7 @@ set +e
 timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m "$VM_MEM" -smp "$VM_CPUS" \
 	-kernel "$kernel" -initrd "$cache/initramfs.cpio" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=3" \
-	-nographic -no-reboot </dev/null 2>&1 | tr -d '\r' | tee "$out"
+	-nographic -no-reboot </dev/null 2>&1 | sed -u 's/\r$//' | tee "$out"
 qrc=${PIPESTATUS[0]}
 set -e
 took=$(($(date +%s) - start))
