@@ -5,16 +5,20 @@
 #
 # The guest is Debian's cloud kernel (linux-image-cloud-amd64, fetched once
 # with apt-get download into .cache/vm) booted with an initramfs holding a
-# static rt, the integration tests built as one static binary, busybox-static,
+# static rt, the integration tests and libcontainer/cgroups' unit tests (the
+# real-cgroupfs ones run there with every v2 controller) built as static
+# binaries, busybox-static,
 # bash and jq (for tests/lib/mkbundle.sh) and the fixtures. tests/vm/init
-# mounts cgroup2, enables every controller, runs the tests, prints their
+# mounts cgroup2, enables every controller, runs both, prints their
 # output on the serial console (this script's stdout) and a last line
-# RT-VM-EXIT=<code>. Flags go to the test binary, e.g. -test.run 'Cgroup|OOM'.
+# RT-VM-EXIT=<code>. Flags go to the integration test binary, e.g.
+# -test.run 'Cgroup|OOM'.
 #
 # Environment: RT (the static rt binary, default ./rt), VM_TIMEOUT (seconds
 # before qemu is killed, default 900), VM_MEM (MiB, default 2048), VM_CPUS
 # (default 2), VM_CACHE (default .cache/vm), VM_PRE (shell commands the guest
-# runs before the tests, for debugging).
+# runs before the tests, for debugging), VM_NO_UNIT (set: skip the
+# libcontainer/cgroups unit tests).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
@@ -65,6 +69,7 @@ fi
 # TestAttackExecTakeover otherwise builds with go.
 log "building the integration tests"
 CGO_ENABLED=0 $GO test -c -o "$cache/integration.test" ./integration/
+CGO_ENABLED=0 $GO test -c -o "$cache/cgroups.test" ./libcontainer/cgroups/
 CGO_ENABLED=0 $GO build -o "$cache/fdthief" ./integration/testdata/fdthief
 
 # The guest's root.
@@ -75,7 +80,7 @@ for a in $(/bin/busybox --list-full); do
 	[ -e "$root/$a" ] || ln -s /bin/busybox "$root/$a"
 done
 # Dynamic tools with their libraries: bash and jq (mkbundle.sh), util-linux's
-# findmnt and unshare (TestNoNamespaces, reliability tests).
+# findmnt, unshare, mount and umount (TestNoNamespaces, reliability tests).
 copy_dyn() {
 	local bin=$1 lib
 	rm -f "$root$bin"
@@ -84,7 +89,7 @@ copy_dyn() {
 		mkdir -p "$root$(dirname "$lib")" && cp -Ln "$lib" "$root$lib"
 	done
 }
-for b in /usr/bin/bash /usr/bin/jq /usr/bin/findmnt /usr/bin/unshare; do copy_dyn "$b"; done
+for b in /usr/bin/bash /usr/bin/jq /usr/bin/findmnt /usr/bin/unshare /usr/bin/mount /usr/bin/umount; do copy_dyn "$b"; done
 ln -sf /usr/bin/bash "$root/bin/bash"
 [ -e "$root/lib64" ] || ln -s usr/lib64 "$root/lib64" 2>/dev/null || true
 # mkbundle.sh copies this bin/ into every bundle (BUSYBOX_BIN_DIR).
@@ -96,6 +101,8 @@ printf 'root:x:0:\ntty:x:5:\nnobody:x:65534:\n' >"$root/etc/group"
 cp "$RT" "$root/usr/local/bin/rt"
 cp "$cache/fdthief" "$root/usr/local/bin/fdthief"
 cp "$cache/integration.test" "$root/repo/integration.test"
+mkdir -p "$root/repo/libcontainer/cgroups"
+[ -n "${VM_NO_UNIT:-}" ] || cp "$cache/cgroups.test" "$root/repo/cgroups.test"
 cp tests/lib/mkbundle.sh "$root/repo/tests/lib/"
 cp -a integration "$root/repo/integration"
 rm -rf "$root/repo/integration/conformance"
