@@ -20,6 +20,9 @@
 # runs before the tests, for debugging), VM_NO_UNIT (set: skip the
 # libcontainer/cgroups unit tests).
 set -euo pipefail
+# One compound command: bash reads it whole before running it, so editing
+# this file during a (long) run does not change that run.
+{
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 RT=${RT:-$repo/rt}
@@ -109,6 +112,15 @@ rm -rf "$root/repo/integration/conformance"
 if [ -d "$repo/../shared/images" ]; then
 	mkdir -p "$root/shared" && cp -a "$repo/../shared/images" "$root/shared/images"
 fi
+# fuse, a module of this kernel, for the /dev/fuse device filter tests.
+mkdir -p "$root/lib/modules"
+for ko in $(find "$cache/kernel/lib/modules" -name 'fuse.ko*'); do
+	case $ko in
+	*.xz) xz -dc "$ko" ;;
+	*.zst) zstd -dc "$ko" ;;
+	*) cat "$ko" ;;
+	esac >"$root/lib/modules/fuse.ko" || rm -f "$root/lib/modules/fuse.ko"
+done
 cp tests/vm/init "$root/init"
 printf '%s\n' "${VM_PRE:-}" >"$root/vm-pre"
 echo "-test.v -test.count=1 -test.timeout=$((VM_TIMEOUT - 60))s $*" >"$root/vm-args"
@@ -123,7 +135,7 @@ set +e
 timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m "$VM_MEM" -smp "$VM_CPUS" \
 	-kernel "$kernel" -initrd "$cache/initramfs.cpio" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=3" \
-	-nographic -no-reboot </dev/null 2>&1 | sed -u 's/\r$//' | tee "$out"
+	-nic none -nographic -no-reboot </dev/null 2>&1 | sed -u 's/\r$//' | tee "$out"
 qrc=${PIPESTATUS[0]}
 set -e
 took=$(($(date +%s) - start))
@@ -134,3 +146,4 @@ if [ -z "$code" ]; then
 fi
 log "guest run took ${took}s; tests exit $code"
 exit "$code"
+}
