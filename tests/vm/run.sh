@@ -7,12 +7,12 @@
 # with apt-get download into .cache/vm) booted with an initramfs holding a
 # static rt, the integration tests and libcontainer/cgroups' unit tests (the
 # real-cgroupfs ones run there with every v2 controller) built as static
-# binaries, busybox-static,
-# bash and jq (for tests/lib/mkbundle.sh) and the fixtures. tests/vm/init
-# mounts cgroup2, enables every controller, runs both, prints their
-# output on the serial console (this script's stdout) and a last line
-# RT-VM-EXIT=<code>. Flags go to the integration test binary, e.g.
-# -test.run 'Cgroup|OOM'.
+# binaries, busybox-static, bash and jq (for tests/lib/mkbundle.sh) and the
+# fixtures. tests/vm/init mounts cgroup2, enables every controller, runs
+# both, prints their output on the serial console (this script's stdout)
+# and a last line RT-VM-EXIT=<code>. Flags go to the integration test
+# binary, e.g. -test.run 'Cgroup|OOM'. The console output is also left in
+# .cache/vm/console.log.
 #
 # Environment: RT (the static rt binary, default ./rt), VM_TIMEOUT (seconds
 # before qemu is killed, default 900), VM_MEM (MiB, default 2048), VM_CPUS
@@ -41,7 +41,7 @@ fi
 
 # Host tools, only if missing.
 missing=""
-for p in qemu-system-x86 cpio busybox-static jq bash util-linux; do
+for p in qemu-system-x86 cpio busybox-static jq bash util-linux file; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
