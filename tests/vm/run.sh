@@ -15,7 +15,7 @@
 # .cache/vm/console.log.
 #
 # Environment: RT (the static rt binary, default ./rt), VM_TIMEOUT (seconds
-# before qemu is killed, default 900), VM_MEM (MiB, default 2048), VM_CPUS
+# before qemu is killed, default 900), VM_MEM (MiB, default 4096: TestParallelRuns runs 100 containers at once), VM_CPUS
 # (default 2), VM_CACHE (default .cache/vm), VM_PRE (shell commands the guest
 # runs before the tests, for debugging), VM_NO_UNIT (set: skip the
 # libcontainer/cgroups unit tests).
@@ -27,7 +27,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 RT=${RT:-$repo/rt}
 VM_TIMEOUT=${VM_TIMEOUT:-900}
-VM_MEM=${VM_MEM:-2048}
+VM_MEM=${VM_MEM:-4096}
 VM_CPUS=${VM_CPUS:-2}
 cache=${VM_CACHE:-$repo/.cache/vm}
 GO=${GO:-go}
