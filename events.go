@@ -77,7 +77,11 @@ EXAMPLE:
 				}
 			case <-tick.C:
 				if ct.Status() == libcontainer.Stopped {
-					return nil
+					// An OOM kill of the init stops the container: the
+					// tick may see that before the watcher has delivered
+					// the OOM. It closes the channel once it has seen the
+					// cgroup empty, so wait for that (bounded).
+					return drainOOMs(ooms, func() error { return enc.Encode(event{Type: "oom", ID: ct.ID()}) })
 				}
 				if err := stats(); err != nil {
 					return err
@@ -85,4 +89,24 @@ EXAMPLE:
 			}
 		}
 	},
+}
+
+// drainOOMs reports the OOM events left on ooms until it closes, for at most
+// two seconds.
+func drainOOMs(ooms <-chan struct{}, report func() error) error {
+	timeout := time.After(2 * time.Second)
+	for ooms != nil {
+		select {
+		case _, ok := <-ooms:
+			if !ok {
+				return nil
+			}
+			if err := report(); err != nil {
+				return err
+			}
+		case <-timeout:
+			return nil
+		}
+	}
+	return nil
 }

@@ -37,7 +37,7 @@ func TestEventsReportsOOM(t *testing.T) {
 	b := e.bundle("b", func(c map[string]any) {
 		writableRoot(c)
 		resources(c)["memory"] = map[string]any{"limit": limit, "swap": limit}
-	}, "sh", "-c", `while [ ! -e `+trigger+` ]; do sleep 0.05; done; x=$(head -c 67108864 /dev/zero | tr '\0' a); sleep 30`)
+	}, "sh", "-c", `while [ ! -e `+trigger+` ]; do sleep 0.05; done; exec tail /dev/zero`)
 	e.mustRT("run", "-d", "-b", b, "oomev")
 	outPath := filepath.Join(e.dir, "events.out")
 	outf, _ := os.Create(outPath)
@@ -50,6 +50,9 @@ func TestEventsReportsOOM(t *testing.T) {
 	defer func() { ev.Process.Kill(); ev.Wait() }()
 	waitFor(t, func() bool { b, _ := os.ReadFile(outPath); return strings.Contains(string(b), `"stats"`) })
 	os.WriteFile(filepath.Join(b, "rootfs", trigger), nil, 0o644)
+	// The init (tail) keeps newline-free /dev/zero in memory until the OOM
+	// killer kills it, which also stops the container: the OOM is reported
+	// all the same.
 	waitFor(t, func() bool { b, _ := os.ReadFile(outPath); return strings.Contains(string(b), `"type":"oom"`) })
 	for _, line := range strings.Split(strings.TrimSpace(readFile(t, outPath)), "\n") {
 		var m map[string]any
@@ -255,5 +258,58 @@ func TestRelativeCgroupsPath(t *testing.T) {
 		if m, _ := filepath.Glob(pat); len(m) > 0 {
 			t.Fatalf("parents left: %v", m)
 		}
+	}
+}
+
+// `rt update --memory` changes the limit in the kernel (v1
+// memory.limit_in_bytes, v2 memory.max), and `rt events --stats` reports it
+// with the usage and the process count.
+func TestUpdateMemoryAndStats(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		resources(c)["memory"] = map[string]any{"limit": 64 << 20}
+		resources(c)["pids"] = map[string]any{"limit": 50}
+	}, "sleep", "60")
+	e.mustRT("run", "-d", "-b", b, "memupd")
+	limitFile := func() string {
+		t.Helper()
+		for _, p := range []string{"/sys/fs/cgroup/rt/memupd/memory.max", "/sys/fs/cgroup/memory/rt/memupd/memory.limit_in_bytes"} {
+			if data, err := os.ReadFile(p); err == nil {
+				return strings.TrimSpace(string(data))
+			}
+		}
+		t.Fatal("no memory limit file for memupd")
+		return ""
+	}
+	if got := limitFile(); got != strconv.Itoa(64<<20) {
+		t.Fatalf("memory limit %q, want %d", got, 64<<20)
+	}
+	e.mustRT("update", "--memory", "96m", "memupd")
+	if got := limitFile(); got != strconv.Itoa(96<<20) {
+		t.Fatalf("memory limit after update %q, want %d", got, 96<<20)
+	}
+	var ev struct {
+		Type string `json:"type"`
+		Data struct {
+			Memory struct {
+				Usage struct {
+					Usage uint64 `json:"usage"`
+					Limit uint64 `json:"limit"`
+				} `json:"usage"`
+			} `json:"memory"`
+			Pids struct {
+				Current uint64 `json:"current"`
+				Limit   uint64 `json:"limit"`
+			} `json:"pids"`
+		} `json:"data"`
+	}
+	out := e.mustRT("events", "--stats", "memupd")
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatalf("events --stats: %v\n%s", err, out)
+	}
+	m, p := ev.Data.Memory.Usage, ev.Data.Pids
+	if ev.Type != "stats" || m.Usage == 0 || m.Limit != 96<<20 || p.Current != 1 || p.Limit != 50 {
+		t.Fatalf("stats: memory usage %d limit %d, pids %d limit %d, want usage > 0, limit %d, 1 pid of 50:\n%s",
+			m.Usage, m.Limit, p.Current, p.Limit, 96<<20, out)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,8 +22,12 @@ var (
 	rtErr  error
 )
 
-// repoRoot is the checkout holding this package.
+// repoRoot is the checkout holding this package, or $RT_REPO_ROOT (the
+// cgroup v2 guest of tests/vm, where the test binary runs without the source).
 func repoRoot() string {
+	if d := os.Getenv("RT_REPO_ROOT"); d != "" {
+		return d
+	}
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Dir(filepath.Dir(file))
 }
@@ -51,6 +56,16 @@ func rtBin(t testing.TB) string {
 		t.Fatal(rtErr)
 	}
 	return rtPath
+}
+
+// timeScale is $RT_TEST_TIME_SCALE (default 1): how many times longer to
+// wait for things, on a slow machine (the emulated cgroup v2 guest of
+// tests/vm sets it).
+func timeScale() int {
+	if n, err := strconv.Atoi(os.Getenv("RT_TEST_TIME_SCALE")); err == nil && n > 1 {
+		return n
+	}
+	return 1
 }
 
 func requireRoot(t testing.TB) {

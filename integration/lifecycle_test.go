@@ -163,13 +163,12 @@ func waitStatus(t *testing.T, e *env, id, status string) {
 // waitFor polls cond for up to 10s (a bound on a hang, not a timing assertion).
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	for i := 0; i < 1000; i++ {
-		if cond() {
-			return
+	limit := 10 * time.Second * time.Duration(timeScale())
+	for deadline := time.Now().Add(limit); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not reached in %s", limit)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatal("condition not reached in 10s")
 }
 
 func readFile(t *testing.T, p string) string {

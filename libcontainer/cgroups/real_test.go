@@ -62,6 +62,11 @@ func hasController(m Manager, v2ctrl string) bool {
 	if !ok {
 		return true
 	}
+	// The cgroup's own cgroup.controllers: create it first (tests ask
+	// before Apply), as Apply would.
+	if err := v2.create(); err != nil {
+		return false
+	}
 	s, _ := readFile(v2.dir, "cgroup.controllers")
 	return slices.Contains(strings.Fields(s), v2ctrl)
 }

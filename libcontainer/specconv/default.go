@@ -21,11 +21,21 @@ func Default(rootless bool) *specs.Spec {
 	s.Hostname = "rt"
 	// A private cgroup namespace: the container sees its own cgroup as "/"
 	// (Docker's default on cgroup v2, and what nested runtimes expect).
-	if _, err := os.Stat("/proc/self/ns/cgroup"); err == nil {
+	// runc's example already has one on a cgroup v2 host: never two.
+	if _, err := os.Stat("/proc/self/ns/cgroup"); err == nil && !hasNamespace(s, specs.CgroupNamespace) {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 	}
 	if rootless {
 		runcspec.ToRootless(s)
 	}
 	return s
+}
+
+func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
 }

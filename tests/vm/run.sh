@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# tests/vm/run.sh [GO TEST FLAGS...]: run rt's Go integration suite
+# (integration/) on a pure cgroup v2 kernel, as root, in a qemu guest (TCG:
+# no KVM needed), and exit with the suite's status. `make test-cgroup2` runs it.
+#
+# The guest is Debian's cloud kernel (linux-image-cloud-amd64, fetched once
+# with apt-get download into .cache/vm) booted with an initramfs holding a
+# static rt, the integration tests and libcontainer/cgroups' unit tests (the
+# real-cgroupfs ones run there with every v2 controller) built as static
+# binaries, busybox-static, bash and jq (for tests/lib/mkbundle.sh) and the
+# fixtures. tests/vm/init mounts cgroup2, enables every controller, runs
+# both, prints their output on the serial console (this script's stdout)
+# and a last line RT-VM-EXIT=<code>. Flags go to the integration test
+# binary, e.g. -test.run 'Cgroup|OOM'. The console output is also left in
+# .cache/vm/console.log.
+#
+# Environment: RT (the static rt binary, default ./rt), VM_TIMEOUT (seconds
+# before qemu is killed, default 900), VM_MEM (MiB, default 4096: TestParallelRuns runs 100 containers at once), VM_CPUS
+# (default 2), VM_CACHE (default .cache/vm), VM_PRE (shell commands the guest
+# runs before the tests, for debugging), VM_NO_UNIT (set: skip the
+# libcontainer/cgroups unit tests).
+set -euo pipefail
+# One compound command: bash reads it whole before running it, so editing
+# this file during a (long) run does not change that run.
+{
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+RT=${RT:-$repo/rt}
+VM_TIMEOUT=${VM_TIMEOUT:-900}
+VM_MEM=${VM_MEM:-4096}
+VM_CPUS=${VM_CPUS:-2}
+cache=${VM_CACHE:-$repo/.cache/vm}
+GO=${GO:-go}
+log() { echo "test-cgroup2: $*" >&2; }
+
+[ -x "$RT" ] || { log "$RT missing (make rt)"; exit 1; }
+if ! file "$RT" 2>/dev/null | grep -q 'statically linked\|static-pie'; then
+	log "$RT is not static (make rt builds it static)"
+	exit 1
+fi
+
+# Host tools, only if missing.
+missing=""
+for p in qemu-system-x86 cpio busybox-static jq bash util-linux file; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	log "installing:$missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# The kernel: the current version of Debian's cloud flavour, unpacked once.
+mkdir -p "$cache"
+kernel=$(ls "$cache"/kernel/boot/vmlinuz-* 2>/dev/null | head -1 || true)
+if [ -z "$kernel" ]; then
+	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+	if [ -z "$pkg" ]; then
+		apt-get update -qq
+		pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+	fi
+	[ -n "$pkg" ] || { log "no linux-image-cloud-amd64 in apt"; exit 1; }
+	log "fetching $pkg"
+	rm -rf "$cache/deb" "$cache/kernel" && mkdir -p "$cache/deb"
+	(cd "$cache/deb" && apt-get download -q "$pkg" >/dev/null 2>&1) || { (cd "$cache/deb" && apt-get download "$pkg"); exit 1; }
+	dpkg-deb -x "$cache"/deb/"$pkg"_*.deb "$cache/kernel"
+	rm -rf "$cache/deb"
+	kernel=$(ls "$cache"/kernel/boot/vmlinuz-* | head -1)
+fi
+
+# The tests as one static binary (no go in the guest), and fdthief, which
+# TestAttackExecTakeover otherwise builds with go.
+log "building the integration tests"
+CGO_ENABLED=0 $GO test -c -o "$cache/integration.test" ./integration/
+CGO_ENABLED=0 $GO test -c -o "$cache/cgroups.test" ./libcontainer/cgroups/
+CGO_ENABLED=0 $GO build -o "$cache/fdthief" ./integration/testdata/fdthief
+
+# The guest's root.
+root=$cache/root
+rm -rf "$root" && mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,proc,sys,dev,tmp,root,repo/tests/lib}
+cp /bin/busybox "$root/bin/busybox"
+for a in $(/bin/busybox --list-full); do
+	[ -e "$root/$a" ] || ln -s /bin/busybox "$root/$a"
+done
+# Dynamic tools with their libraries: bash and jq (mkbundle.sh), util-linux's
+# findmnt, unshare, mount and umount (TestNoNamespaces, reliability tests).
+copy_dyn() {
+	local bin=$1 lib
+	rm -f "$root$bin"
+	mkdir -p "$root$(dirname "$bin")" && cp -L "$bin" "$root$bin"
+	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+		mkdir -p "$root$(dirname "$lib")" && cp -Ln "$lib" "$root$lib"
+	done
+}
+for b in /usr/bin/bash /usr/bin/jq /usr/bin/findmnt /usr/bin/unshare /usr/bin/mount /usr/bin/umount; do copy_dyn "$b"; done
+ln -sf /usr/bin/bash "$root/bin/bash"
+[ -e "$root/lib64" ] || ln -s usr/lib64 "$root/lib64" 2>/dev/null || true
+# mkbundle.sh copies this bin/ into every bundle (BUSYBOX_BIN_DIR).
+mkdir -p "$root/opt/busybox-bin" && cp /bin/busybox "$root/opt/busybox-bin/busybox"
+for a in $(/bin/busybox --list); do [ -e "$root/opt/busybox-bin/$a" ] || ln -s busybox "$root/opt/busybox-bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+printf 'root:x:0:\ntty:x:5:\nnobody:x:65534:\n' >"$root/etc/group"
+: >"$root/etc/fstab"
+cp "$RT" "$root/usr/local/bin/rt"
+cp "$cache/fdthief" "$root/usr/local/bin/fdthief"
+cp "$cache/integration.test" "$root/repo/integration.test"
+mkdir -p "$root/repo/libcontainer/cgroups"
+[ -n "${VM_NO_UNIT:-}" ] || cp "$cache/cgroups.test" "$root/repo/cgroups.test"
+cp tests/lib/mkbundle.sh "$root/repo/tests/lib/"
+cp -a integration "$root/repo/integration"
+rm -rf "$root/repo/integration/conformance"
+if [ -d "$repo/../shared/images" ]; then
+	mkdir -p "$root/shared" && cp -a "$repo/../shared/images" "$root/shared/images"
+fi
+# fuse, a module of this kernel, for the /dev/fuse device filter tests.
+mkdir -p "$root/lib/modules"
+for ko in $(find "$cache/kernel/lib/modules" -name 'fuse.ko*'); do
+	case $ko in
+	*.xz) xz -dc "$ko" ;;
+	*.zst) zstd -dc "$ko" ;;
+	*) cat "$ko" ;;
+	esac >"$root/lib/modules/fuse.ko" || rm -f "$root/lib/modules/fuse.ko"
+done
+cp tests/vm/init "$root/init"
+printf '%s\n' "${VM_PRE:-}" >"$root/vm-pre"
+echo "-test.v -test.count=1 -test.timeout=$((VM_TIMEOUT - 60))s $*" >"$root/vm-args"
+
+(cd "$root" && find . | cpio -o -H newc --quiet) >"$cache/initramfs.cpio"
+log "initramfs $(du -h "$cache/initramfs.cpio" | cut -f1), kernel $(basename "$kernel"), guest ${VM_MEM}M ${VM_CPUS} cpus, timeout ${VM_TIMEOUT}s"
+
+# Boot. /dev/kvm exists on some CI VMs without working: always TCG.
+out=$cache/console.log
+start=$(date +%s)
+set +e
+timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m "$VM_MEM" -smp "$VM_CPUS" \
+	-kernel "$kernel" -initrd "$cache/initramfs.cpio" \
+	-append "console=ttyS0 panic=-1 quiet loglevel=3" \
+	-nic none -nographic -no-reboot </dev/null 2>&1 | sed -u 's/\r$//' | tee "$out"
+qrc=${PIPESTATUS[0]}
+set -e
+took=$(($(date +%s) - start))
+code=$(grep -a -o 'RT-VM-EXIT=[0-9]*' "$out" | tail -1 | cut -d= -f2)
+if [ -z "$code" ]; then
+	log "no result from the guest after ${took}s (qemu exit $qrc$([ "$qrc" = 124 ] && echo ": timed out after ${VM_TIMEOUT}s"))"
+	exit 1
+fi
+log "guest run took ${took}s; tests exit $code"
+exit "$code"
+}
