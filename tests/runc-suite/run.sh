@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# run.sh: run runc's own integration suite (tests/integration/*.bats of the
+# github.com/opencontainers/runc Go module, RUNC_VERSION) against ./rt, and
+# against runc built from the same module when that can be built here.
+#
+#   make runc-suite                          # every .bats file
+#   make runc-suite FILES="version.bats help.bats"
+#
+# Environment:
+#   FILES             .bats files to run (default: all of them)
+#   FILE_TIMEOUT      seconds per .bats file per runtime (default 600)
+#   RUNC_REF          a runc binary to compare with (default: build runc
+#                     RUNC_VERSION from the module; skipped if that fails)
+#   NO_REF=1          do not run the reference runc at all
+#   DEBIAN_IMAGE      a Debian rootfs tarball (tests needing it skip without)
+#   KNOWN             known-failures file (default: next to this script)
+#
+# Everything is written under .cache/runc-suite (the module cache is
+# read-only). Each .bats file runs in a private mount and network namespace
+# (unshare -mn, lo up): checkpoint.bats and netdev.bats add and delete a
+# dummy0 link, which must not touch the host's. Each test gets its own ROOT
+# (helpers.bash: mktemp under the bats run's tmpdir).
+#
+# Exit status: 0 when every test rt fails is listed in known-failures.txt,
+# 1 otherwise (the unlisted failures are printed).
+set -euo pipefail
+
+RUNC_VERSION=${RUNC_VERSION:-v1.5.2}
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+RT=${RT:-$REPO/rt}
+CACHE=${CACHE:-$REPO/.cache/runc-suite}
+KNOWN=${KNOWN:-$HERE/known-failures.txt}
+FILE_TIMEOUT=${FILE_TIMEOUT:-600}
+export GOFLAGS= GOSUMDB=off GOTOOLCHAIN=local
+
+log() { echo "runc-suite: $*" >&2; }
+
+[ "$(id -u)" = 0 ] || { log "must run as root (the suite's tests need root)"; exit 2; }
+[ -x "$RT" ] || { log "$RT missing: make rt"; exit 2; }
+for c in bats jq unshare ip timeout go; do
+	command -v $c >/dev/null || { log "$c missing (make deps)"; exit 2; }
+done
+
+# --- 1. the suite, copied out of the module cache --------------------------
+MOD=$(go env GOMODCACHE)/github.com/opencontainers/runc@$RUNC_VERSION
+if [ ! -d "$MOD/tests/integration" ]; then
+	MOD=$(cd "$REPO" && go mod download -json "github.com/opencontainers/runc@$RUNC_VERSION" | jq -r .Dir)
+fi
+[ -d "$MOD/tests/integration" ] || { log "no runc $RUNC_VERSION module"; exit 2; }
+mkdir -p "$CACHE"
+SUITE=$CACHE/runc/tests
+rm -rf "$CACHE/runc"
+mkdir -p "$CACHE/runc"
+cp -r "$MOD/tests" "$SUITE"
+chmod -R u+w "$CACHE/runc"
+INT=$SUITE/integration
+
+# --- 2. images: local files instead of get-images.sh's downloads ----------
+# get-images.sh prints BUSYBOX_IMAGE=... and DEBIAN_IMAGE=... (helpers.bash
+# evals it), downloading into testdata/ first. Here there is no network: the
+# busybox rootfs is made from the image fixture (rt import) or from Debian's
+# busybox-static; the Debian image only if DEBIAN_IMAGE names one.
+BUSYBOX_TAR=$CACHE/busybox-rootfs.tar
+if [ ! -s "$BUSYBOX_TAR" ]; then
+	tmp=$(mktemp -d "$CACHE/bb.XXXXXX")
+	FIXTURE=${BUSYBOX_FIXTURE:-/work/shared/images/busybox.tar}
+	if [ -f "$FIXTURE" ]; then
+		log "busybox rootfs from $FIXTURE (rt import)"
+		"$RT" import "$FIXTURE" "$tmp/b" >/dev/null
+	else
+		log "busybox rootfs from Debian's busybox-static"
+		RT=$RT "$REPO/tests/lib/mkbundle.sh" "$tmp/b" >/dev/null
+	fi
+	tar -C "$tmp/b/rootfs" -cf "$BUSYBOX_TAR.new" .
+	mv "$BUSYBOX_TAR.new" "$BUSYBOX_TAR"
+	rm -rf "$tmp"
+fi
+cat >"$INT/get-images.sh" <<EOF
+#!/bin/bash
+# Replaced by rt's tests/runc-suite/run.sh: local images, no download.
+echo "BUSYBOX_IMAGE=$BUSYBOX_TAR"
+echo "DEBIAN_IMAGE=${DEBIAN_IMAGE:-}"
+EOF
+chmod +x "$INT/get-images.sh"
+# Tests on the Debian image skip (with the reason) instead of failing on an
+# empty path.
+sed -i 's|^\tsetup_bundle "\$DEBIAN_IMAGE"|\t[ -n "${DEBIAN_IMAGE:-}" ] \|\| skip "no Debian image here (offline; DEBIAN_IMAGE=rootfs.tar to run it)"\n&|' "$INT/helpers.bash"
+grep -q 'no Debian image here' "$INT/helpers.bash" || { log "helpers.bash patch failed"; exit 2; }
+
+# --- 3. helper programs (tests/cmd) and the reference runc -----------------
+# Built in rt's module (which requires runc $RUNC_VERSION) through a copy of
+# go.mod, offline: go-pathrs is only imported with the libpathrs tag, so a
+# stub module stands for it; console's old x/sys maps to a cached one.
+GOMOD=$CACHE/gomod
+mkdir -p "$GOMOD/stub-pathrs" "$SUITE/cmd/_bin"
+printf 'module cyphar.com/go-pathrs\n\ngo 1.18\n' >"$GOMOD/stub-pathrs/go.mod"
+cp "$REPO/go.mod" "$GOMOD/go.mod"
+cp "$REPO/go.sum" "$GOMOD/go.sum"
+{
+	echo "replace cyphar.com/go-pathrs => $GOMOD/stub-pathrs"
+	xsys=$(ls "$(go env GOMODCACHE)/cache/download/golang.org/x/sys/@v/" 2>/dev/null | sed -n 's/\.zip$//p' | sort -V | tail -1)
+	[ -n "$xsys" ] && echo "replace golang.org/x/sys v0.1.0 => golang.org/x/sys $xsys"
+} >>"$GOMOD/go.mod"
+gobuild() { (cd "$REPO" && GOPROXY=${GOPROXY_SUITE:-off} go build -mod=mod -modfile="$GOMOD/go.mod" -tags seccomp "$@"); }
+BUILT="" NOTBUILT=""
+for c in $(cd "$SUITE/cmd" && ls -d */ | tr -d /); do
+	[ "$c" = _bin ] && continue
+	if [ -x "$CACHE/bin/$c" ] || gobuild -o "$CACHE/bin/$c" "github.com/opencontainers/runc/tests/cmd/$c" 2>"$CACHE/build-$c.log"; then
+		cp "$CACHE/bin/$c" "$SUITE/cmd/_bin/$c"
+		BUILT="$BUILT $c"
+	else
+		NOTBUILT="$NOTBUILT $c"
+	fi
+done
+log "helpers built:$BUILT"
+[ -z "$NOTBUILT" ] || log "helpers NOT built (see $CACHE/build-*.log):$NOTBUILT"
+
+REF=""
+if [ -z "${NO_REF:-}" ]; then
+	if [ -n "${RUNC_REF:-}" ]; then
+		REF=$(readlink -f "$RUNC_REF")
+	elif [ -x "$CACHE/runc-${RUNC_VERSION#v}" ]; then
+		REF=$CACHE/runc-${RUNC_VERSION#v}
+	elif gobuild -o "$CACHE/runc-${RUNC_VERSION#v}" github.com/opencontainers/runc 2>"$CACHE/build-runc.log"; then
+		REF=$CACHE/runc-${RUNC_VERSION#v}
+	else
+		log "reference runc $RUNC_VERSION not built (offline: $(grep -c 'lookup disabled' "$CACHE/build-runc.log") of its packages' modules are not in the module cache; see $CACHE/build-runc.log). Set RUNC_REF=/path/to/runc to compare."
+	fi
+fi
+
+# --- 4. run ----------------------------------------------------------------
+if [ -n "${FILES:-}" ]; then
+	files=$FILES
+else
+	files=$(cd "$INT" && ls ./*.bats | sed 's|^\./||')
+fi
+
+# runone NAME BINARY FILE: TAP of FILE against BINARY in results/NAME/.
+runone() {
+	local name=$1 bin=$2 f=$3 out rc tmp
+	out=$CACHE/results/$name/${f%.bats}.tap
+	tmp=$CACHE/tmp/$name/${f%.bats}
+	rm -rf "$tmp"
+	mkdir -p "$tmp" "$(dirname "$out")"
+	chmod a+x "$CACHE" "$CACHE/tmp" "$CACHE/tmp/$name" "$tmp"
+	rc=0
+	TMPDIR=$tmp RUNC=$bin timeout -k 15 "$FILE_TIMEOUT" \
+		unshare -mn --propagation private sh -c 'ip link set lo up && exec bats -t "$0"' "$INT/$f" \
+		>"$out" 2>"$out.stderr" || rc=$?
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "not ok 9999 $f timed out after ${FILE_TIMEOUT}s (FILE_TIMEOUT)" >>"$out"
+	fi
+	# Containers a killed run left behind.
+	find "$tmp" -maxdepth 4 -type d -name state 2>/dev/null | while read -r st; do
+		for ct in $("$bin" --root "$st" list -q 2>/dev/null); do
+			"$bin" --root "$st" delete -f "$ct" >/dev/null 2>&1 || true
+		done
+	done
+	rm -rf "$tmp" 2>/dev/null || true
+}
+
+# results NAME: "file.bats: test" lines with status ok|skip|fail.
+results() {
+	local name=$1 f tap
+	for f in $files; do
+		tap=$CACHE/results/$name/${f%.bats}.tap
+		[ -f "$tap" ] || continue
+		sed -n -E \
+			-e "s/^ok [0-9]+ (.*) # skip.*/skip	$f: \1/p" \
+			-e "/# skip/!s/^ok [0-9]+ (.*)/ok	$f: \1/p" \
+			-e "s/^not ok [0-9]+ (.*)/fail	$f: \1/p" "$tap"
+	done
+}
+
+summary() {
+	local r=$1
+	printf '%d passed, %d failed, %d skipped' \
+		"$(grep -c '^ok' "$r" || true)" "$(grep -c '^fail' "$r" || true)" "$(grep -c '^skip' "$r" || true)"
+}
+
+rm -rf "$CACHE/results"
+for f in $files; do
+	[ -f "$INT/$f" ] || { log "no such file: $f"; exit 2; }
+	log "$f: rt"
+	runone rt "$RT" "$f"
+	if [ -n "$REF" ]; then
+		log "$f: runc"
+		runone runc "$REF" "$f"
+	fi
+done
+
+results rt >"$CACHE/rt.results"
+echo
+echo "files: $(echo $files | wc -w)"
+echo "rt:            $(summary "$CACHE/rt.results")"
+if [ -n "$REF" ]; then
+	results runc >"$CACHE/runc.results"
+	echo "runc ($("$REF" --version | head -1 | awk '{print $3}')): $(summary "$CACHE/runc.results")"
+	# Tests runc passes and rt fails.
+	join -t '	' -1 2 -2 2 <(sort -t '	' -k2 "$CACHE/rt.results") <(sort -t '	' -k2 "$CACHE/runc.results") |
+		awk -F '\t' '$2=="fail" && $3=="ok" {print $1}' >"$CACHE/rt-only-failures"
+	echo "rt fails, runc passes: $(wc -l <"$CACHE/rt-only-failures") (list: $CACHE/rt-only-failures)"
+else
+	echo "runc:          not run (no reference binary)"
+fi
+
+# Failures not in known-failures.txt. A line "file.bats: *" covers a file.
+known=$(sed -e 's/[[:space:]]*::.*//' -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' "$KNOWN" 2>/dev/null || true)
+unlisted=0
+while IFS='	' read -r st t; do
+	[ "$st" = fail ] || continue
+	if grep -qxF -- "$t" <<<"$known" || grep -qxF -- "${t%%: *}: *" <<<"$known"; then
+		continue
+	fi
+	if [ $unlisted = 0 ]; then echo "rt failures not in $(basename "$KNOWN"):"; fi
+	echo "  $t"
+	unlisted=$((unlisted + 1))
+done <"$CACHE/rt.results"
+# Listed failures that pass now: the list should shrink.
+while IFS='	' read -r st t; do
+	[ "$st" = ok ] || continue
+	if grep -qxF -- "$t" <<<"$known"; then echo "passes now (remove from $(basename "$KNOWN")): $t"; fi
+done <"$CACHE/rt.results"
+echo "TAP: $CACHE/results/"
+[ $unlisted = 0 ]
