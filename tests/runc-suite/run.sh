@@ -53,6 +53,7 @@ SUITE=$CACHE/runc/tests
 rm -rf "$CACHE/runc"
 mkdir -p "$CACHE/runc"
 cp -r "$MOD/tests" "$SUITE"
+cp "$MOD/go.mod" "$CACHE/runc/go.mod" # spec.bats reads the spec version there
 chmod -R u+w "$CACHE/runc"
 INT=$SUITE/integration
 
@@ -145,9 +146,13 @@ runone() {
 	mkdir -p "$tmp" "$(dirname "$out")"
 	chmod a+x "$CACHE" "$CACHE/tmp" "$CACHE/tmp/$name" "$tmp"
 	rc=0
-	TMPDIR=$tmp RUNC=$bin timeout -k 15 "$FILE_TIMEOUT" \
-		unshare -mn --propagation private sh -c 'ip link set lo up && exec bats -t "$0"' "$INT/$f" \
-		>"$out" 2>"$out.stderr" || rc=$?
+	# script(1) gives bats a terminal (stdin): runc's suite runs under
+	# `docker run -t` upstream, and `runc run` with the spec's default
+	# "terminal": true needs one.
+	TMPDIR=$tmp RUNC=$bin SHELL=/bin/bash timeout -k 15 "$FILE_TIMEOUT" \
+		unshare -mn --propagation private \
+		script -qec "ip link set lo up && bats -t $INT/$f >$out 2>$out.stderr" /dev/null \
+		</dev/null >/dev/null 2>&1 || rc=$?
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		echo "not ok 9999 $f timed out after ${FILE_TIMEOUT}s (FILE_TIMEOUT)" >>"$out"
 	fi
