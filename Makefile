@@ -7,7 +7,7 @@ VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)
 EXAMPLE   := $(CURDIR)/.cache/example
-DEB_PKGS  := busybox-static bats jq runc time file libseccomp-dev
+DEB_PKGS  := busybox-static bats jq runc time file libseccomp-dev gawk
 TAGS      := seccomp urfave_cli_no_docs
 BENCH_PKGS := umoci skopeo
 
@@ -65,7 +65,7 @@ cli: rt
 # module cache allows: tests/runc-suite/run.sh. FILES="a.bats b.bats" picks
 # files; FILE_TIMEOUT (s) bounds each; RUNC_REF=/path/runc is the comparison.
 # Fails when rt fails a test not in tests/runc-suite/known-failures.txt.
-runc-suite: rt
+runc-suite: deps rt
 	FILES="$(FILES)" tests/runc-suite/run.sh
 
 test: deps rt vet unit integration cli

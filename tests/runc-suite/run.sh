@@ -38,7 +38,7 @@ log() { echo "runc-suite: $*" >&2; }
 
 [ "$(id -u)" = 0 ] || { log "must run as root (the suite's tests need root)"; exit 2; }
 [ -x "$RT" ] || { log "$RT missing: make rt"; exit 2; }
-for c in bats jq unshare ip timeout go; do
+for c in bats jq gawk script unshare ip timeout go; do
 	command -v $c >/dev/null || { log "$c missing (make deps)"; exit 2; }
 done
 
