@@ -9,6 +9,8 @@
 # Environment:
 #   FILES             .bats files to run (default: all of them)
 #   FILE_TIMEOUT      seconds per .bats file per runtime (default 600)
+#   TEST_TIMEOUT      seconds per test (BATS_TEST_TIMEOUT; default 120): a
+#                     test that hangs fails alone, the file goes on
 #   RUNC_REF          a runc binary to compare with (default: build runc
 #                     RUNC_VERSION from the module; skipped if that fails)
 #   NO_REF=1          do not run the reference runc at all
@@ -32,6 +34,7 @@ RT=${RT:-$REPO/rt}
 CACHE=${CACHE:-$REPO/.cache/runc-suite}
 KNOWN=${KNOWN:-$HERE/known-failures.txt}
 FILE_TIMEOUT=${FILE_TIMEOUT:-600}
+TEST_TIMEOUT=${TEST_TIMEOUT:-120}
 export GOFLAGS= GOSUMDB=off GOTOOLCHAIN=local
 
 log() { echo "runc-suite: $*" >&2; }
@@ -149,7 +152,7 @@ runone() {
 	# script(1) gives bats a terminal (stdin): runc's suite runs under
 	# `docker run -t` upstream, and `runc run` with the spec's default
 	# "terminal": true needs one.
-	TMPDIR=$tmp RUNC=$bin SHELL=/bin/bash timeout -k 15 "$FILE_TIMEOUT" \
+	TMPDIR=$tmp RUNC=$bin SHELL=/bin/bash BATS_TEST_TIMEOUT=$TEST_TIMEOUT timeout -k 15 "$FILE_TIMEOUT" \
 		unshare -mn --propagation private \
 		script -qec "ip link set lo up && bats -t $INT/$f >$out 2>$out.stderr" /dev/null \
 		</dev/null >/dev/null 2>&1 || rc=$?
@@ -174,7 +177,8 @@ results() {
 		sed -n -E \
 			-e "s/^ok [0-9]+ (.*) # skip.*/skip	$f: \1/p" \
 			-e "/# skip/!s/^ok [0-9]+ (.*)/ok	$f: \1/p" \
-			-e "s/^not ok [0-9]+ (.*)/fail	$f: \1/p" "$tap"
+			-e "s/^not ok [0-9]+ (.*) # timeout after [0-9]+s$/fail	$f: \1/p" \
+			-e "/# timeout after/!s/^not ok [0-9]+ (.*)/fail	$f: \1/p" "$tap"
 	done
 }
 
