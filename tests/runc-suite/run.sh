@@ -170,7 +170,7 @@ runone() {
 		script -qec "ip link set lo up && bats -t $INT/$f >$out 2>$out.stderr" /dev/null \
 		</dev/null >/dev/null 2>&1 || rc=$?
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-		echo "not ok 9999 $f timed out after ${FILE_TIMEOUT}s (FILE_TIMEOUT)" >>"$out"
+		echo "not ok 9999 (file timed out: FILE_TIMEOUT=${FILE_TIMEOUT}s)" >>"$out"
 	fi
 	# Containers a killed run left behind.
 	find "$tmp" -maxdepth 4 -type d -name state 2>/dev/null | while read -r st; do
@@ -190,8 +190,9 @@ results() {
 		sed -n -E \
 			-e "s/^ok [0-9]+ (.*) # skip.*/skip	$f: \1/p" \
 			-e "/# skip/!s/^ok [0-9]+ (.*)/ok	$f: \1/p" \
+			-e "s/^not ok 9999 \(file timed out: .*/fail	$f: (file timed out)/p" \
 			-e "s/^not ok [0-9]+ (.*) # timeout after [0-9]+s$/fail	$f: \1/p" \
-			-e "/# timeout after/!s/^not ok [0-9]+ (.*)/fail	$f: \1/p" "$tap"
+			-e "/# timeout after|^not ok 9999 \(file timed out/!s/^not ok [0-9]+ (.*)/fail	$f: \1/p" "$tap" | sed 's/[[:space:]]*$//'
 	done
 }
 
