@@ -153,6 +153,38 @@ nsflags() {
 	esac
 }
 
+# complete TAP: every test of the plan has its line.
+complete() {
+	local plan n
+	plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$1" 2>/dev/null | head -1)
+	n=$(grep -cE '^(not )?ok [0-9]+ ' "$1" 2>/dev/null || true)
+	[ -n "$plan" ] && [ "$n" -ge "$plan" ]
+}
+
+# watch_leftovers PID TAP: once every test has reported, bats still waits
+# for whatever a test left running with its output (a seccompagent whose
+# teardown did not happen, ...). 20 s after the last result, the processes
+# left in bats's session (script(1) makes one for it) are listed in
+# TAP.stderr and killed.
+watch_leftovers() {
+	local tpid=$1 out=$2 since="" spid sid
+	while kill -0 "$tpid" 2>/dev/null; do
+		sleep 2
+		complete "$out" || continue
+		since=${since:-$SECONDS}
+		[ $((SECONDS - since)) -ge 20 ] || continue
+		spid=$(pgrep -P "$tpid" | head -1)
+		sid=$([ -n "$spid" ] && pgrep -P "$spid" | head -1)
+		[ -n "$sid" ] || continue
+		{
+			echo "runc-suite: left running after the last test (killed):"
+			ps -o pid=,args= -s "$sid"
+		} >>"$out.stderr" 2>&1
+		pkill -KILL -s "$sid" || true
+		break
+	done &
+}
+
 # runone NAME BINARY FILE: TAP of FILE against BINARY in results/NAME/.
 runone() {
 	local name=$1 bin=$2 f=$3 out rc tmp
@@ -168,7 +200,12 @@ runone() {
 	TMPDIR=$tmp RUNC=$bin SHELL=/bin/bash BATS_TEST_TIMEOUT=$TEST_TIMEOUT timeout -k 15 "$FILE_TIMEOUT" \
 		unshare $(nsflags "$f") \
 		script -qec "ip link set lo up && bats -t $INT/$f >$out 2>$out.stderr" /dev/null \
-		</dev/null >/dev/null 2>&1 || rc=$?
+		</dev/null >/dev/null 2>&1 &
+	local tpid=$! wpid
+	watch_leftovers "$tpid" "$out"
+	wpid=$!
+	wait "$tpid" || rc=$?
+	wait "$wpid" || true
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		echo "not ok 9999 (file timed out: FILE_TIMEOUT=${FILE_TIMEOUT}s)" >>"$out"
 	fi
