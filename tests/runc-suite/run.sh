@@ -180,6 +180,7 @@ watch_leftovers() {
 			echo "runc-suite: left running after the last test (killed):"
 			ps -o pid=,args= -s "$sid"
 		} >>"$out.stderr" 2>&1
+		touch "$out.leftovers"
 		pkill -KILL -s "$sid" || true
 		break
 	done &
@@ -189,6 +190,7 @@ watch_leftovers() {
 runone() {
 	local name=$1 bin=$2 f=$3 out rc tmp
 	out=$CACHE/results/$name/${f%.bats}.tap
+	rm -f "$out.leftovers"
 	tmp=$CACHE/tmp/$name/${f%.bats}
 	rm -rf "$tmp"
 	mkdir -p "$tmp" "$(dirname "$out")"
@@ -206,7 +208,9 @@ runone() {
 	wpid=$!
 	wait "$tpid" || rc=$?
 	wait "$wpid" || true
-	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	if [ -e "$out.leftovers" ]; then
+		rm -f "$out.leftovers"
+	elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		echo "not ok 9999 (file timed out: FILE_TIMEOUT=${FILE_TIMEOUT}s)" >>"$out"
 	fi
 	# Containers a killed run left behind.
