@@ -161,21 +161,37 @@ complete() {
 	[ -n "$plan" ] && [ "$n" -ge "$plan" ]
 }
 
-# watch_leftovers PID TAP: once every test has reported, bats still waits
-# for whatever a test left running with its output (a seccompagent whose
-# teardown did not happen, ...). 20 s after the last result, the processes
-# left in bats's session (script(1) makes one for it) are listed in
-# TAP.stderr and killed.
+# watch_leftovers PID TAP BINARY: two things bats cannot undo itself.
+# - A test stuck in the runtime: BATS_TEST_TIMEOUT's signal waits for the
+#   foreground command, and `runc exec`/`run` forward SIGTERM to a container
+#   process (which may be frozen). When no result comes for TEST_TIMEOUT+30 s,
+#   the runtime's processes in bats's session (script(1) makes one for it)
+#   are listed in TAP.stderr and killed: that test fails, the file goes on.
+# - Once every test has reported, bats still waits for whatever a test left
+#   running with its output (a seccompagent whose teardown did not happen,
+#   ...): 20 s after the last result, what is left in the session is listed
+#   and killed.
 watch_leftovers() {
-	local tpid=$1 out=$2 since="" spid sid
+	local tpid=$1 out=$2 bin=$3 since="" spid sid n last=-1 lastt=$SECONDS
 	while kill -0 "$tpid" 2>/dev/null; do
 		sleep 2
-		complete "$out" || continue
-		since=${since:-$SECONDS}
-		[ $((SECONDS - since)) -ge 20 ] || continue
 		spid=$(pgrep -P "$tpid" | head -1)
 		sid=$([ -n "$spid" ] && pgrep -P "$spid" | head -1)
 		[ -n "$sid" ] || continue
+		n=$(grep -cE '^(not )?ok [0-9]+ ' "$out" 2>/dev/null || true)
+		if [ "$n" != "$last" ]; then
+			last=$n lastt=$SECONDS
+		elif [ $((SECONDS - lastt)) -ge $((TEST_TIMEOUT + 30)) ] && pgrep -s "$sid" -f "^$bin( |$)" >/dev/null; then
+			{
+				echo "runc-suite: no result for $((SECONDS - lastt)) s: killing the runtime's processes:"
+				ps -o pid=,args= -p "$(pgrep -d, -s "$sid" -f "^$bin( |$)")"
+			} >>"$out.stderr" 2>&1
+			pkill -KILL -s "$sid" -f "^$bin( |$)" || true
+			lastt=$SECONDS
+		fi
+		complete "$out" || continue
+		since=${since:-$SECONDS}
+		[ $((SECONDS - since)) -ge 20 ] || continue
 		{
 			echo "runc-suite: left running after the last test (killed):"
 			ps -o pid=,args= -s "$sid"
@@ -204,7 +220,7 @@ runone() {
 		script -qec "ip link set lo up && bats -t $INT/$f >$out 2>$out.stderr" /dev/null \
 		</dev/null >/dev/null 2>&1 &
 	local tpid=$! wpid
-	watch_leftovers "$tpid" "$out"
+	watch_leftovers "$tpid" "$out" "$bin"
 	wpid=$!
 	wait "$tpid" || rc=$?
 	wait "$wpid" || true
