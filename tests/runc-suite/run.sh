@@ -232,6 +232,7 @@ runone() {
 	# Containers a killed run left behind.
 	find "$tmp" -maxdepth 4 -type d -name state 2>/dev/null | while read -r st; do
 		for ct in $("$bin" --root "$st" list -q 2>/dev/null); do
+			"$bin" --root "$st" resume "$ct" >/dev/null 2>&1 || true
 			"$bin" --root "$st" delete -f "$ct" >/dev/null 2>&1 || true
 		done
 	done
