@@ -7,11 +7,11 @@ VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)
 EXAMPLE   := $(CURDIR)/.cache/example
-DEB_PKGS  := busybox-static bats jq runc time file libseccomp-dev
+DEB_PKGS  := busybox-static bats jq runc time file libseccomp-dev gawk
 TAGS      := seccomp urfave_cli_no_docs
 BENCH_PKGS := umoci skopeo
 
-.PHONY: all rt deps run-example test unit integration cli vet bench conformance stress test-cgroup2 test-cgroup2-ci clean
+.PHONY: all rt deps run-example test unit integration cli vet bench conformance stress test-cgroup2 test-cgroup2-ci clean runc-suite
 
 all: rt
 
@@ -74,6 +74,14 @@ test-cgroup2-ci:
 # CLI contract tests (bats, tests/).
 cli: rt
 	RT=$(RT) bats tests/
+
+# runc's own integration suite (runc v1.5.2's tests/integration/*.bats from the
+# Go module) against rt, and against runc built from the same module when the
+# module cache allows: tests/runc-suite/run.sh. FILES="a.bats b.bats" picks
+# files; FILE_TIMEOUT (s) bounds each; RUNC_REF=/path/runc is the comparison.
+# Fails when rt fails a test not in tests/runc-suite/known-failures.txt.
+runc-suite: deps rt
+	FILES="$(FILES)" tests/runc-suite/run.sh
 
 test: deps rt vet unit integration cli
 
