@@ -59,7 +59,7 @@ stress: rt
 # The Go integration suite on a pure cgroup v2 kernel (this host may be v1 or
 # hybrid): Debian's cloud kernel in a qemu guest (TCG, no KVM), see
 # tests/vm/run.sh. CGROUP2_RUN limits it to matching tests (go test -run).
-# The whole suite takes about 15 minutes there (the guest is emulated);
+# The whole suite takes over 25 minutes there (the guest is emulated);
 # test-cgroup2-ci, which .ci/run runs, takes the cgroup, lifecycle and
 # security tests (about 6 minutes): `make test` runs all of them on the host.
 CGROUP2_RUN ?=

@@ -15,9 +15,10 @@
 # .cache/vm/console.log.
 #
 # Environment: RT (the static rt binary, default ./rt), VM_TIMEOUT (seconds
-# before qemu is killed, default 900), VM_MEM (MiB, default 4096: TestParallelRuns runs 100 containers at once), VM_CPUS
-# (default 2), VM_CACHE (default .cache/vm), VM_PRE (shell commands the guest
-# runs before the tests, for debugging), VM_NO_UNIT (set: skip the
+# before qemu is killed, default 900), VM_MEM (MiB, default 4096:
+# TestParallelRuns runs 100 containers at once), VM_CPUS (default 2),
+# VM_CACHE (default .cache/vm), VM_PRE (shell commands the guest runs
+# before the tests, for debugging), VM_NO_UNIT (set: skip the
 # libcontainer/cgroups unit tests).
 set -euo pipefail
 # One compound command: bash reads it whole before running it, so editing
@@ -94,6 +95,15 @@ copy_dyn() {
 }
 for b in /usr/bin/bash /usr/bin/jq /usr/bin/findmnt /usr/bin/unshare /usr/bin/mount /usr/bin/umount; do copy_dyn "$b"; done
 ln -sf /usr/bin/bash "$root/bin/bash"
+# runuser (TestRootless runs rt as nobody) with just enough PAM: root may
+# become anyone.
+if [ -x /usr/sbin/runuser ] && [ -e /lib/x86_64-linux-gnu/security/pam_rootok.so ]; then
+	for b in /usr/sbin/runuser /lib/x86_64-linux-gnu/security/pam_rootok.so /lib/x86_64-linux-gnu/security/pam_permit.so; do
+		copy_dyn "$b"
+	done
+	mkdir -p "$root/etc/pam.d"
+	printf 'auth sufficient pam_rootok.so\naccount required pam_permit.so\nsession required pam_permit.so\n' >"$root/etc/pam.d/runuser"
+fi
 [ -e "$root/lib64" ] || ln -s usr/lib64 "$root/lib64" 2>/dev/null || true
 # mkbundle.sh copies this bin/ into every bundle (BUSYBOX_BIN_DIR).
 mkdir -p "$root/opt/busybox-bin" && cp /bin/busybox "$root/opt/busybox-bin/busybox"
