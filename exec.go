@@ -91,7 +91,7 @@ func execProcess(c *cli.Context) (int, error) {
 		if err := checkTerminal(p.Terminal, c.Bool("detach"), c.String("console-socket")); err != nil {
 			return nil, err
 		}
-		return ct.Exec(libcontainer.ExecOpts{Process: p, PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused")})
+		return ct.Exec(libcontainer.ExecOpts{Process: p, PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), Joined: ct.Unlock})
 	}()
 	if err != nil {
 		return -1, err

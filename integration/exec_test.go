@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // rt exec joins every namespace and the cgroup of a running container.
@@ -112,5 +113,25 @@ func TestExecTTY(t *testing.T) {
 	out, errs, code := e.rtIn("", ptyStdin(t), "exec", "-t", "tty", "sh", "-c", "test -t 0 && test -t 1 && echo tty-ok")
 	if code != 0 || !strings.Contains(out, "tty-ok") {
 		t.Fatalf("exit %d, %q %q", code, out, errs)
+	}
+}
+
+// `rt exec --ignore-paused` into a paused container waits for the resume,
+// and does not hold the container's lock meanwhile (runc's suite,
+// cgroups.bats, found `rt resume` and the exec waiting for each other).
+func TestExecIgnorePausedThenResume(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", nil, "sleep", "600")
+	if _, errs, code := e.rtIn(b, nil, "run", "-d", "paused-exec"); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	e.mustRT("pause", "paused-exec")
+	ex := e.startRT("", nil, "exec", "--ignore-paused", "paused-exec", "true")
+	time.Sleep(time.Second) // let the exec reach the frozen cgroup
+	if code, errs := e.startRT("", nil, "resume", "paused-exec").wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("resume: exit %d %s", code, errs)
+	}
+	if code, errs := ex.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exec after resume: exit %d %s", code, errs)
 	}
 }

@@ -172,6 +172,9 @@ type initProcess struct {
 	// joinPid is set for `rt exec`: the new process joins the namespaces
 	// of this (the container's init) instead of setting up a container.
 	joinPid int
+	// joined (exec only) runs once the process is in the container and
+	// only waits to execve (ExecOpts.Joined).
+	joined func()
 }
 
 func (p *initProcess) start() (*os.File, error) {
@@ -446,6 +449,9 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 				// ack, the socket tells whether its execve worked.
 				if err := p.sock.send(msgReadyAck, nil); err != nil {
 					return nil, err
+				}
+				if p.joined != nil {
+					p.joined()
 				}
 				return console, p.awaitExec()
 			}

@@ -14,6 +14,11 @@ type ExecOpts struct {
 	PreserveFds int
 	// IgnorePaused allows exec into a paused container (it then waits).
 	IgnorePaused bool
+	// Joined, if set, is called once the process is in the container's
+	// namespaces and cgroup and only waits to execve. The CLI releases the
+	// container lock there: in a paused container that wait lasts until
+	// `rt resume`, which needs the lock.
+	Joined func()
 }
 
 // ExecResult is the started process: its host pid, and the pty master when
@@ -47,6 +52,7 @@ func (c *Container) Exec(o ExecOpts) (*ExecResult, error) {
 		opts:    &CreateOpts{Spec: &spec, PreserveFds: o.PreserveFds},
 		cg:      cg,
 		joinPid: c.state.Pid,
+		joined:  o.Joined,
 	}
 	console, err := p.start()
 	if err != nil {
