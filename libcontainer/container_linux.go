@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -218,6 +219,24 @@ func (c *Container) cgroup() (cgroups.Manager, error) {
 }
 
 var errNotOurCgroup = errors.New("cgroup not created by rt for this container")
+
+// killedCreateRemains: a create killed after making the container's cgroup
+// but before marking it leaves an empty, unmarked cgroup. Under rt's own
+// parent (/rt) such a cgroup is removed; never one elsewhere, one holding
+// processes, or one carrying any container's mark.
+func (c *Container) killedCreateRemains() cgroups.Manager {
+	if !strings.HasPrefix(c.state.CgroupPath, cgroups.DefaultParent+"/") {
+		return nil
+	}
+	cg, err := cgroups.Load(c.state.CgroupPath)
+	if err != nil || !cg.Unmarked() {
+		return nil
+	}
+	if pids, err := cg.Pids(); (err != nil && !errors.Is(err, os.ErrNotExist)) || len(pids) > 0 {
+		return nil
+	}
+	return cg
+}
 
 // cgroupOwner is the mark rt leaves on the cgroups it creates for this
 // container: its state dir and creation time.
@@ -441,7 +460,11 @@ func (c *Container) destroy() error {
 	if errors.Is(err, errNotOurCgroup) {
 		// Silent for a create that was refused before its init existed
 		// (e.g. a cgroup in use): the user has that error already.
-		if c.state.Pid != 0 {
+		if r := c.killedCreateRemains(); r != nil {
+			if err := r.Destroy(); err != nil {
+				errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
+			}
+		} else if c.state.Pid != 0 {
 			warnf("%v: leaving it and its processes alone", err)
 		}
 	} else if err != nil {

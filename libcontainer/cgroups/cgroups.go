@@ -72,6 +72,10 @@ type Manager interface {
 	// Owned reports whether the cgroup was created by Claim(owner): only
 	// then may rt kill everything in it and remove it.
 	Owned(owner string) bool
+	// Unmarked reports whether no directory of the cgroup carries any
+	// container's mark (the remains of a create killed before Claim
+	// marked what it made, or a cgroup rt did not make).
+	Unmarked() bool
 	// Path is the cgroup path (e.g. "/rt/<id>") to store in state.json.
 	Path() string
 	// Mode is "v1" or "v2".

@@ -62,6 +62,19 @@ func markOwner(dir, owner string) error {
 	return err
 }
 
+// unmarked reports whether no dir carries any rt owner mark.
+func unmarked(dirs []string) bool {
+	buf := make([]byte, 4096)
+	for _, d := range dirs {
+		for _, name := range []string{ownerXattr, userOwnerXattr} {
+			if _, err := unix.Getxattr(d, name, buf); err == nil || errors.Is(err, unix.ERANGE) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // markedBy reports whether dir carries owner's mark.
 func markedBy(dir, owner string) bool {
 	buf := make([]byte, 4096)

@@ -168,6 +168,8 @@ func (m *v1Manager) Claim(owner string) error {
 	return claimDirs(m.dirs(), owner, func() error { return m.Apply(-1) })
 }
 
+func (m *v1Manager) Unmarked() bool { return unmarked(m.dirs()) }
+
 func (m *v1Manager) Owned(owner string) bool {
 	for _, d := range m.dirs() {
 		if markedBy(d, owner) {

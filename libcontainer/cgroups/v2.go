@@ -119,6 +119,8 @@ func (m *v2Manager) Claim(owner string) error {
 
 func (m *v2Manager) Owned(owner string) bool { return markedBy(m.dir, owner) }
 
+func (m *v2Manager) Unmarked() bool { return unmarked([]string{m.dir}) }
+
 func (m *v2Manager) OpenDir() (*os.File, error) {
 	f, err := os.OpenFile(m.dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
