@@ -33,6 +33,7 @@ const defaultRoot = "/run/rt"
 
 func main() {
 	libcontainer.Warn = warn
+	libcontainer.Note = note
 	app := newApp()
 	if err := app.Run(os.Args); err != nil {
 		fatal(err)
@@ -188,6 +189,18 @@ func warn(msg string) {
 		logf("warning", "%s", msg)
 	}
 	fmt.Fprintf(os.Stderr, "rt: warning: %s\n", msg)
+}
+
+// note records a line in the --log file at warning level, and on stderr
+// only with --debug: what rt adjusts as runc and crun do (silently for
+// them) must not add a line to every run of a common config.
+func note(msg string) {
+	switch {
+	case logToFile:
+		logf("warning", "%s", msg)
+	case logDebug:
+		fmt.Fprintf(os.Stderr, "rt: warning: %s\n", msg)
+	}
 }
 
 func logf(level, format string, args ...any) {

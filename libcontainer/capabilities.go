@@ -106,7 +106,8 @@ func applyCaps(c *specs.LinuxCapabilities) error {
 // raisableAmbient is the ambient set the kernel accepts: only capabilities
 // both permitted and inheritable. runc 1.1's `runc spec` lists ambient
 // capabilities without inheritable ones; runc and crun run such a config
-// with those left out, and so does rt, saying so once.
+// with those left out and say nothing; rt does the same and records it
+// once in its log (Note).
 func raisableAmbient(c *specs.LinuxCapabilities) []capability.Cap {
 	in := func(set []capability.Cap, x capability.Cap) bool {
 		for _, y := range set {
@@ -127,7 +128,7 @@ func raisableAmbient(c *specs.LinuxCapabilities) []capability.Cap {
 		}
 	}
 	if len(skipped) > 0 {
-		warnf("process.capabilities.ambient: %s not in both permitted and inheritable; not raised", strings.Join(skipped, ", "))
+		notef("process.capabilities.ambient: %s not in both permitted and inheritable; not raised", strings.Join(skipped, ", "))
 	}
 	return out
 }

@@ -515,12 +515,13 @@ func (p *initProcess) ackReady() error {
 	}
 }
 
-// recv is sock.recv that hands the init's warnings to rt's logger.
+// recv is sock.recv that hands the init's warnings and notes to rt's
+// logger.
 func (p *initProcess) recv() (string, []byte, *os.File, error) {
 	for {
 		typ, payload, fd, err := p.sock.recv()
-		if err == nil && typ == msgWarning {
-			Warn(string(payload))
+		if hook, ok := logHooks[typ]; ok && err == nil {
+			(*hook)(string(payload))
 			continue
 		}
 		return typ, payload, fd, err

@@ -21,6 +21,7 @@ package libcontainer
 //	                                          parent waits for that) and blocks
 //	                                          on exec.fifo
 //	any   init -> parent  warning <msg>       a warning for rt's logger (set-up goes on)
+//	any   init -> parent  note <msg>          a line for rt's log only (Note, log.go)
 //	any   child -> parent error <msg>         setup failed; the child exits
 //	any   child -> parent exec-error <json>   the program cannot be run (ExecError: 126/127)
 //
@@ -56,6 +57,7 @@ const (
 	msgReadyAck    = "ready-ack"
 	msgError       = "error"
 	msgWarning     = "warning"
+	msgNote        = "note"
 )
 
 // maxMsg bounds one packet; the config (spec JSON) is the largest message.
