@@ -1,18 +1,15 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/rt-project/rt/rootfs"
 )
@@ -87,32 +84,17 @@ EXAMPLE:
 			opts.Spec.Entrypoint = &ep
 		}
 
-		src, name := os.Stdin, "stdin"
-		if args[0] == "-" {
-			if _, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS); err == nil {
-				return fmt.Errorf("import: stdin is a terminal; pipe or redirect the archive into it")
-			}
-		} else {
-			f, err := os.Open(args[0])
-			if err != nil {
-				return fmt.Errorf("import: %w", err)
-			}
-			defer f.Close()
-			src, name = f, args[0]
+		src, name, err := openArchive("import", args[0])
+		if err != nil {
+			return err
 		}
-		// The first SIGINT or SIGTERM stops the import, which removes its
-		// temporary bundle; a second one kills rt as usual.
-		ctx, cancel := context.WithCancel(c.Context)
-		defer cancel()
-		sigs := make(chan os.Signal, 1)
-		signal.Notify(sigs, os.Interrupt, unix.SIGTERM)
-		defer signal.Stop(sigs)
-		go func() {
-			<-sigs
-			signal.Reset(os.Interrupt, unix.SIGTERM)
-			cancel()
-		}()
-		_, err := rootfs.Import(ctx, src, name, args[1], opts)
+		if src != os.Stdin {
+			defer src.Close()
+		}
+		// An interrupted import removes its temporary bundle.
+		ctx, stop := interruptible(c.Context)
+		defer stop()
+		_, err = rootfs.Import(ctx, src, name, args[1], opts)
 		return err
 	},
 }

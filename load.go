@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/rt-project/rt/imagestore"
 )
@@ -41,32 +38,17 @@ EXAMPLE:
 		if err != nil {
 			return fmt.Errorf("load: %w", err)
 		}
-		src, name := os.Stdin, "stdin"
-		if arg == "-" {
-			if isTerminal(os.Stdin) {
-				return fmt.Errorf("load: stdin is a terminal; pipe or redirect the archive into it")
-			}
-		} else {
-			f, err := os.Open(arg)
-			if err != nil {
-				return fmt.Errorf("load: %w", err)
-			}
-			defer f.Close()
-			src, name = f, arg
+		src, name, err := openArchive("load", arg)
+		if err != nil {
+			return err
 		}
-		// The first SIGINT or SIGTERM stops the load, which removes its
-		// partial layer; a second one kills rt as usual.
-		ctx, cancel := context.WithCancel(c.Context)
-		defer cancel()
-		sigs := make(chan os.Signal, 1)
-		signal.Notify(sigs, os.Interrupt, unix.SIGTERM)
-		defer signal.Stop(sigs)
-		go func() {
-			<-sigs
-			signal.Reset(os.Interrupt, unix.SIGTERM)
-			cancel()
-		}()
-		opts := imagestore.LoadOptions{Warn: func(msg string) { logf("warning", "rt load: %s", msg) }, Sync: c.Bool("sync")}
+		if src != os.Stdin {
+			defer src.Close()
+		}
+		// An interrupted load removes its partial layer.
+		ctx, stop := interruptible(c.Context)
+		defer stop()
+		opts := imagestore.LoadOptions{Warn: func(msg string) { warn("load: " + msg) }, Sync: c.Bool("sync")}
 		clear := func() {}
 		if isTerminal(os.Stderr) {
 			opts.Progress, clear = progressLine()

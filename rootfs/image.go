@@ -244,17 +244,23 @@ func blobPath(d digest.Digest) string {
 	return "blobs/" + d.Algorithm().String() + "/" + d.Encoded()
 }
 
+// someImages is a.images(), an error when there are none.
+func (a *Archive) someImages() ([]*candidate, error) {
+	all, err := a.images()
+	if err == nil && len(all) == 0 {
+		err = errors.New("the archive holds no image")
+	}
+	return all, err
+}
+
 // Image returns the image sel names: a tag or name ("busybox",
 // "docker.io/library/busybox:latest"), or an ID (config or manifest digest,
 // or a prefix of its hex). With sel empty the archive must hold one image
 // (for a multi-platform index: one for linux/<this arch>).
 func (a *Archive) Image(sel string) (*Image, error) {
-	all, err := a.images()
+	all, err := a.someImages()
 	if err != nil {
 		return nil, err
-	}
-	if len(all) == 0 {
-		return nil, errors.New("the archive holds no image")
 	}
 	cands := all
 	if sel != "" {
@@ -277,12 +283,9 @@ func (a *Archive) Image(sel string) (*Image, error) {
 // Images returns every image of the archive (of several with platforms
 // listed, those for linux/<this arch>), with its manifest and config read.
 func (a *Archive) Images() ([]*Image, error) {
-	all, err := a.images()
+	all, err := a.someImages()
 	if err != nil {
 		return nil, err
-	}
-	if len(all) == 0 {
-		return nil, errors.New("the archive holds no image")
 	}
 	cands := all
 	if len(all) > 1 { // one image is taken whatever its platform, as by Image("")
