@@ -11,7 +11,7 @@ DEB_PKGS  := busybox-static bats jq runc time file libseccomp-dev gawk
 TAGS      := seccomp urfave_cli_no_docs
 BENCH_PKGS := umoci skopeo
 
-.PHONY: all rt deps run-example test unit integration cli vet bench conformance stress test-cgroup2 test-cgroup2-ci clean runc-suite
+.PHONY: all rt deps run-example test unit integration cli vet bench conformance stress test-cgroup2 test-cgroup2-ci test-systemd clean runc-suite
 
 all: rt
 
@@ -70,6 +70,12 @@ test-cgroup2: rt
 
 test-cgroup2-ci:
 	$(MAKE) --no-print-directory test-cgroup2 CGROUP2_RUN='$(CGROUP2_CI_TESTS)' CGROUP2_TIMEOUT=900
+
+# The systemd cgroup driver (rt --systemd-cgroup) on a systemd-booted pure
+# cgroup v2 guest: Debian 12 from debootstrap (built once into .cache/vm,
+# about a minute) under qemu, see tests/vm/systemd.sh. About 3 minutes.
+test-systemd: rt
+	RT=$(RT) tests/vm/systemd.sh
 
 # CLI contract tests (bats, tests/).
 cli: rt

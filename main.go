@@ -74,15 +74,12 @@ command explains itself and has an example: rt COMMAND --help.`,
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.StringFlag{Name: "root", Value: defaultRootDir(), Usage: "state directory of containers"},
 			&cli.StringFlag{Name: "store", Value: defaultStoreDir(), Usage: "image store `DIR` (rt load, rt run --image)"},
-			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd for cgroups (not supported yet)"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "cgroups as systemd scope units (linux.cgroupsPath \"slice:prefix:name\")"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors (true, false, auto)"},
 		},
 		Before: func(c *cli.Context) error {
 			if err := setupLog(c); err != nil {
 				return err
-			}
-			if c.Bool("systemd-cgroup") {
-				return fmt.Errorf("--systemd-cgroup: systemd cgroup driver is not supported yet")
 			}
 			return nil
 		},

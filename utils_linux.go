@@ -174,7 +174,7 @@ func createContainer(c *cli.Context, detach bool) (_ *libcontainer.CreateResult,
 	opts := libcontainer.CreateOpts{
 		Root: root, ID: id, Bundle: bundle, Spec: spec,
 		NoPivot: c.Bool("no-pivot"), PreserveFds: c.Int("preserve-fds"),
-		Rootless: rootless,
+		Rootless: rootless, SystemdCgroup: c.Bool("systemd-cgroup"),
 	}
 	if fromImage != nil {
 		opts.RootfsMount, opts.Cleanup = fromImage.Rootfs, fromImage.Dir

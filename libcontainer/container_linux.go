@@ -203,7 +203,11 @@ func (c *Container) cgroup() (cgroups.Manager, error) {
 	if c.state.CgroupPath == "" {
 		return nil, nil
 	}
-	cg, err := cgroups.Load(c.state.CgroupPath)
+	load := cgroups.Load
+	if c.state.CgroupSystemd != "" {
+		load = func(p string) (cgroups.Manager, error) { return cgroups.LoadSystemd(c.state.CgroupSystemd, p) }
+	}
+	cg, err := load(c.state.CgroupPath)
 	if err != nil {
 		return nil, err
 	}

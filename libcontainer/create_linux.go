@@ -30,6 +30,9 @@ type CreateOpts struct {
 	// Rootless: run without a cgroup when the caller has no rights on the
 	// cgroup tree (and asks for no limits), instead of failing.
 	Rootless bool
+	// SystemdCgroup: the container's cgroup is a systemd scope unit
+	// (--systemd-cgroup; linux.cgroupsPath is "slice:prefix:name").
+	SystemdCgroup bool
 	// RootfsMount and Cleanup: what the caller prepared for this container
 	// alone (`rt run --image`: an overlay mount and its directory). They
 	// are saved in the state before anything runs, and destroy unmounts
@@ -90,15 +93,11 @@ func Create(o CreateOpts) (_ *CreateResult, retErr error) {
 		return nil, fmt.Errorf("root.path: %w", err)
 	}
 	c.state.Rootfs = rootfs
-	cgPath, err := cgroups.ResolvePath(o.ID, o.Spec.Linux.CgroupsPath)
+	cg, err := newCgroup(o)
 	if err != nil {
-		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+		return nil, err
 	}
-	cg, err := cgroups.New(o.ID, cgPath)
-	if err != nil {
-		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
-	}
-	c.state.CgroupPath = cg.Path()
+	c.state.CgroupPath, c.state.CgroupSystemd = cg.Path(), cgroups.SystemdUnit(cg)
 	// Saved before anything runs: `rt delete --force` can then always find
 	// the cgroup, even if this process is killed half-way.
 	if err := c.saveState(); err != nil {
@@ -114,6 +113,23 @@ func Create(o CreateOpts) (_ *CreateResult, retErr error) {
 		return nil, err
 	}
 	return &CreateResult{Container: c, Console: console}, nil
+}
+
+// newCgroup picks the cgroup driver: systemd's transient scope with
+// --systemd-cgroup, rt's own cgroupfs tree otherwise.
+func newCgroup(o CreateOpts) (cgroups.Manager, error) {
+	if o.SystemdCgroup {
+		return cgroups.NewSystemd(o.ID, o.Spec)
+	}
+	cgPath, err := cgroups.ResolvePath(o.ID, o.Spec.Linux.CgroupsPath)
+	if err != nil {
+		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	cg, err := cgroups.New(o.ID, cgPath)
+	if err != nil {
+		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	return cg, nil
 }
 
 // makeExecFifo makes exec.fifo readable and writable by its owner alone

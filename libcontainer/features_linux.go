@@ -48,8 +48,8 @@ func Features() *features.Features {
 		f.Linux.Capabilities = append(f.Linux.Capabilities, "CAP_"+strings.ToUpper(c.String()))
 	}
 	mode, _ := cgroups.HostMode()
-	v1, v2 := mode == cgroups.ModeV1, mode == cgroups.ModeV2
-	f.Linux.Cgroup = &features.Cgroup{V1: &v1, V2: &v2, Systemd: &no, SystemdUser: &no}
+	v1, v2, sd := mode == cgroups.ModeV1, mode == cgroups.ModeV2, true
+	f.Linux.Cgroup = &features.Cgroup{V1: &v1, V2: &v2, Systemd: &sd, SystemdUser: &no}
 	enabled := seccomp.Enabled
 	f.Linux.Seccomp = &features.Seccomp{Enabled: &enabled}
 	if enabled {

@@ -53,10 +53,13 @@ type State struct {
 	// InitExe identifies the init's executable while it waits for start
 	// (the sealed rt, "dev:ino" of /proc/<pid>/exe): it changes exactly
 	// when the user process is exec'd. Empty in states of older rt.
-	InitExe     string            `json:"init_exe,omitempty"`
-	CgroupPath  string            `json:"cgroup_path"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Config      *specs.Spec       `json:"config"` // the spec as it was at create (hooks, namespaces)
+	InitExe    string `json:"init_exe,omitempty"`
+	CgroupPath string `json:"cgroup_path"`
+	// CgroupSystemd is the unit ("slice:prefix:name") of a container created
+	// with --systemd-cgroup; empty for the cgroupfs driver.
+	CgroupSystemd string            `json:"cgroup_systemd,omitempty"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+	Config        *specs.Spec       `json:"config"` // the spec as it was at create (hooks, namespaces)
 	// Set by `rt run --image` (CreateOpts): unmounted, then removed, by destroy.
 	RootfsMount string `json:"rootfs_mount,omitempty"`
 	Cleanup     string `json:"cleanup,omitempty"`

@@ -215,5 +215,5 @@ load helpers
 	[ "$status" -eq 0 ]
 	echo "$output" | jq -e '.ociVersionMin == "1.0.0" and (.linux.namespaces | index("user")) and (.mountOptions | index("rro"))'
 	echo "$output" | jq -e '.linux.seccomp.enabled == true and (.linux.seccomp.actions | index("SCMP_ACT_NOTIFY") | not)'
-	echo "$output" | jq -e '.linux.apparmor.enabled == false and .linux.cgroup.systemd == false'
+	echo "$output" | jq -e '.linux.apparmor.enabled == false and .linux.cgroup.systemd == true'
 }

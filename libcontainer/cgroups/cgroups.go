@@ -102,9 +102,9 @@ const (
 )
 
 var (
-	// ErrSystemdNotSupported is returned for a systemd-style cgroupsPath
-	// ("slice:prefix:name"); the CLI's --systemd-cgroup should return it too.
-	ErrSystemdNotSupported = errors.New("systemd cgroup driver (--systemd-cgroup, cgroupsPath \"slice:prefix:name\") is not supported yet")
+	// ErrSystemdPath is returned for a systemd-style cgroupsPath
+	// ("slice:prefix:name") given to the cgroupfs driver.
+	ErrSystemdPath = errors.New("this is the systemd driver's \"slice:prefix:name\" form: run rt with --systemd-cgroup")
 	// ErrNotSupported is returned for an operation the host's cgroup
 	// hierarchy cannot do (e.g. OpenDir on v1, Freeze without freezer).
 	ErrNotSupported = errors.New("not supported by this cgroup hierarchy")
@@ -171,7 +171,7 @@ func newForHost(p string) (Manager, error) {
 // New uses (see New). Exported so the CLI can print or store it early.
 func ResolvePath(id, cgroupsPath string) (string, error) {
 	if isSystemdPath(cgroupsPath) {
-		return "", fmt.Errorf("linux.cgroupsPath %q: %w", cgroupsPath, ErrSystemdNotSupported)
+		return "", fmt.Errorf("linux.cgroupsPath %q: %w", cgroupsPath, ErrSystemdPath)
 	}
 	var p string
 	switch {

@@ -23,7 +23,7 @@ func TestResolvePath(t *testing.T) {
 		{id: "c1", in: "../escape", err: "relative path leaves /rt"},
 		{id: "c1", in: "/", err: "root cgroup"},
 		{id: "c1", in: "/sys/fs/cgroup/memory/x", err: "must not include the mountpoint"},
-		{id: "c1", in: "system.slice:rt:c1", err: "not supported yet"},
+		{id: "c1", in: "system.slice:rt:c1", err: "--systemd-cgroup"},
 		{id: "a/b", in: "", err: "without '/'"},
 	} {
 		got, err := ResolvePath(tc.id, tc.in)
@@ -37,8 +37,8 @@ func TestResolvePath(t *testing.T) {
 			t.Errorf("ResolvePath(%q, %q) = %q, %v; want %q", tc.id, tc.in, got, err, tc.want)
 		}
 	}
-	if _, err := New("c1", ":rt:c1"); !errors.Is(err, ErrSystemdNotSupported) {
-		t.Errorf("New with a systemd path = %v, want ErrSystemdNotSupported", err)
+	if _, err := New("c1", ":rt:c1"); !errors.Is(err, ErrSystemdPath) {
+		t.Errorf("New with a systemd path = %v, want ErrSystemdPath", err)
 	}
 	for _, bad := range []string{"", "/", "rel", "/a/../b"} {
 		if _, err := Load(bad); err == nil {

@@ -30,15 +30,9 @@ var ErrInUse = errors.New("cgroup already holds processes that rt did not start"
 // An existing empty directory is joined without being owned: rt will not
 // remove it.
 func claimDirs(dirs []string, owner string, create func() error) error {
-	var fresh []string
-	for _, d := range dirs {
-		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
-			fresh = append(fresh, d)
-			continue
-		}
-		if pids, err := readPids(d); err == nil && len(pids) > 0 {
-			return fmt.Errorf("%s: %w (%d); use a new cgroup path", d, ErrInUse, len(pids))
-		}
+	fresh, err := refusePopulated(dirs)
+	if err != nil {
+		return err
 	}
 	if err := create(); err != nil {
 		return err
@@ -49,6 +43,21 @@ func claimDirs(dirs []string, owner string, create func() error) error {
 		}
 	}
 	return nil
+}
+
+// refusePopulated returns ErrInUse if a dir exists and holds processes,
+// and otherwise the dirs that do not exist yet.
+func refusePopulated(dirs []string) (fresh []string, _ error) {
+	for _, d := range dirs {
+		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+			fresh = append(fresh, d)
+			continue
+		}
+		if pids, err := readPids(d); err == nil && len(pids) > 0 {
+			return nil, fmt.Errorf("%s: %w (%d); use a new cgroup path", d, ErrInUse, len(pids))
+		}
+	}
+	return fresh, nil
 }
 
 func markOwner(dir, owner string) error {

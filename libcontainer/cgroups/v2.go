@@ -113,8 +113,10 @@ func (m *v2Manager) Apply(pid int) error {
 	return nil
 }
 
+func (m *v2Manager) dirs() []string { return []string{m.dir} }
+
 func (m *v2Manager) Claim(owner string) error {
-	return claimDirs([]string{m.dir}, owner, m.create)
+	return claimDirs(m.dirs(), owner, m.create)
 }
 
 func (m *v2Manager) Owned(owner string) bool { return markedBy(m.dir, owner) }

@@ -32,42 +32,12 @@ VM_MEM=${VM_MEM:-4096}
 VM_CPUS=${VM_CPUS:-2}
 cache=${VM_CACHE:-$repo/.cache/vm}
 GO=${GO:-go}
-log() { echo "test-cgroup2: $*" >&2; }
-
-[ -x "$RT" ] || { log "$RT missing (make rt)"; exit 1; }
-if ! file "$RT" 2>/dev/null | grep -q 'statically linked\|static-pie'; then
-	log "$RT is not static (make rt builds it static)"
-	exit 1
-fi
-
-# Host tools, only if missing.
-missing=""
-for p in qemu-system-x86 cpio busybox-static jq bash util-linux file; do
-	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	log "installing:$missing"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
-
-# The kernel: the current version of Debian's cloud flavour, unpacked once.
-mkdir -p "$cache"
-kernel=$(ls "$cache"/kernel/boot/vmlinuz-* 2>/dev/null | head -1 || true)
-if [ -z "$kernel" ]; then
-	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
-	if [ -z "$pkg" ]; then
-		apt-get update -qq
-		pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
-	fi
-	[ -n "$pkg" ] || { log "no linux-image-cloud-amd64 in apt"; exit 1; }
-	log "fetching $pkg"
-	rm -rf "$cache/deb" "$cache/kernel" && mkdir -p "$cache/deb"
-	(cd "$cache/deb" && apt-get download -q "$pkg" >/dev/null 2>&1) || { (cd "$cache/deb" && apt-get download "$pkg"); exit 1; }
-	dpkg-deb -x "$cache"/deb/"$pkg"_*.deb "$cache/kernel"
-	rm -rf "$cache/deb"
-	kernel=$(ls "$cache"/kernel/boot/vmlinuz-* | head -1)
-fi
+VM_LOG_NAME=test-cgroup2
+# shellcheck source=tests/vm/lib.sh
+. "$repo/tests/vm/lib.sh"
+vm_static_rt
+vm_host_tools busybox-static jq bash util-linux
+vm_kernel
 
 # The tests as one static binary (no go in the guest), and fdthief, which
 # TestAttackExecTakeover otherwise builds with go.
@@ -135,25 +105,5 @@ cp tests/vm/init "$root/init"
 printf '%s\n' "${VM_PRE:-}" >"$root/vm-pre"
 echo "-test.v -test.count=1 -test.timeout=$((VM_TIMEOUT - 60))s $*" >"$root/vm-args"
 
-(cd "$root" && find . | cpio -o -H newc --quiet) >"$cache/initramfs.cpio"
-log "initramfs $(du -h "$cache/initramfs.cpio" | cut -f1), kernel $(basename "$kernel"), guest ${VM_MEM}M ${VM_CPUS} cpus, timeout ${VM_TIMEOUT}s"
-
-# Boot. /dev/kvm exists on some CI VMs without working: always TCG.
-out=$cache/console.log
-start=$(date +%s)
-set +e
-timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m "$VM_MEM" -smp "$VM_CPUS" \
-	-kernel "$kernel" -initrd "$cache/initramfs.cpio" \
-	-append "console=ttyS0 panic=-1 quiet loglevel=3" \
-	-nic none -nographic -no-reboot </dev/null 2>&1 | sed -u 's/\r$//' | tee "$out"
-qrc=${PIPESTATUS[0]}
-set -e
-took=$(($(date +%s) - start))
-code=$(grep -a -o 'RT-VM-EXIT=[0-9]*' "$out" | tail -1 | cut -d= -f2)
-if [ -z "$code" ]; then
-	log "no result from the guest after ${took}s (qemu exit $qrc$([ "$qrc" = 124 ] && echo ": timed out after ${VM_TIMEOUT}s"))"
-	exit 1
-fi
-log "guest run took ${took}s; tests exit $code"
-exit "$code"
+vm_boot "$root" "$VM_TIMEOUT" "$VM_MEM" "$VM_CPUS" "quiet loglevel=3"
 }

@@ -1,0 +1,79 @@
+# tests/vm/lib.sh: what the qemu guests of tests/vm/ share (sourced by run.sh
+# and systemd.sh): host tools, Debian's cloud kernel, the boot and its result.
+# Expects: repo, cache (the cache dir), RT; defines log.
+
+log() { echo "${VM_LOG_NAME:-vm}: $*" >&2; }
+
+# vm_host_tools PKG...: install the host packages the guest build needs, only
+# if missing.
+vm_host_tools() {
+	local missing="" p
+	for p in qemu-system-x86 cpio file "$@"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+	done
+	if [ -n "$missing" ]; then
+		log "installing:$missing"
+		apt-get update -qq
+		# shellcheck disable=SC2086 # a word list
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	fi
+}
+
+# vm_static_rt: the guest has no libc of the host's version: rt must be static.
+vm_static_rt() {
+	[ -x "$RT" ] || { log "$RT missing (make rt)"; exit 1; }
+	if ! file "$RT" 2>/dev/null | grep -q 'statically linked\|static-pie'; then
+		log "$RT is not static (make rt builds it static)"
+		exit 1
+	fi
+}
+
+# vm_kernel: sets kernel to the current version of Debian's cloud flavour
+# (pure cgroup v2 capable, user/pid/net/time namespaces and seccomp built
+# in), unpacked once into $cache/kernel.
+vm_kernel() {
+	mkdir -p "$cache"
+	kernel=$(ls "$cache"/kernel/boot/vmlinuz-* 2>/dev/null | head -1 || true)
+	[ -z "$kernel" ] || return 0
+	local pkg
+	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+	if [ -z "$pkg" ]; then
+		apt-get update -qq
+		pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+	fi
+	[ -n "$pkg" ] || { log "no linux-image-cloud-amd64 in apt"; exit 1; }
+	log "fetching $pkg"
+	rm -rf "$cache/deb" "$cache/kernel" && mkdir -p "$cache/deb"
+	(cd "$cache/deb" && apt-get download -q "$pkg" >/dev/null 2>&1) || { (cd "$cache/deb" && apt-get download "$pkg"); exit 1; }
+	dpkg-deb -x "$cache"/deb/"$pkg"_*.deb "$cache/kernel"
+	rm -rf "$cache/deb"
+	kernel=$(ls "$cache"/kernel/boot/vmlinuz-* | head -1)
+}
+
+# vm_boot ROOT TIMEOUT MEM CPUS APPEND: pack ROOT as the initramfs, boot it
+# and exit with the code of the guest's last "RT-VM-EXIT=<code>" line. The
+# console goes to stdout and to $cache/console.log. /dev/kvm exists on some
+# CI VMs without working: always TCG.
+vm_boot() {
+	local root=$1 timeout=$2 mem=$3 cpus=$4 append=$5
+	(cd "$root" && find . | cpio -o -H newc --quiet) >"$cache/initramfs.cpio"
+	log "initramfs $(du -h "$cache/initramfs.cpio" | cut -f1), kernel $(basename "$kernel"), guest ${mem}M ${cpus} cpus, timeout ${timeout}s"
+	local out=$cache/console.log start qrc code took
+	start=$(date +%s)
+	set +e
+	timeout -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp "$cpus" \
+		-kernel "$kernel" -initrd "$cache/initramfs.cpio" \
+		-append "console=ttyS0 panic=-1 $append" \
+		-nic none -nographic -no-reboot </dev/null 2>&1 | sed -u 's/\r$//' | tee "$out"
+	qrc=${PIPESTATUS[0]}
+	set -e
+	rm -f "$cache/initramfs.cpio"
+	took=$(($(date +%s) - start))
+	code=$(grep -a -o 'RT-VM-EXIT=[0-9]*' "$out" | tail -1 | cut -d= -f2)
+	if [ -z "$code" ]; then
+		log "no result from the guest after ${took}s (qemu exit $qrc$([ "$qrc" = 124 ] && echo ": timed out after ${timeout}s"))"
+		exit 1
+	fi
+	log "guest run took ${took}s; tests exit $code"
+	exit "$code"
+}
