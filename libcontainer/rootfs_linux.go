@@ -274,6 +274,13 @@ func (s *rootfsSetup) mountCgroup(m *specs.Mount, p parsedMount) error {
 	if mode == cgroups.ModeV2 {
 		if cgroupns {
 			err = unix.Mount("cgroup2", procFd(target), "cgroup2", p.flags, p.data)
+			// Inside a user namespace the kernel can refuse a new cgroup2
+			// superblock (EPERM, or EBUSY when the cgroup namespace's root
+			// is not one the caller may mount): bind the container's own
+			// cgroup instead, as runc does.
+			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY) {
+				err = bindOnto(s.root, filepath.Join("/sys/fs/cgroup", s.cfg.CgroupPath), m.Destination, target, p.flags|unix.MS_BIND, nil)
+			}
 		} else {
 			err = bindOnto(s.root, filepath.Join("/sys/fs/cgroup", s.cfg.CgroupPath), m.Destination, target, p.flags|unix.MS_BIND, nil)
 		}
