@@ -15,8 +15,9 @@ fi
 mkdir -p "$dir/rootfs"/{bin,etc,dev,proc,sys,tmp,root,home}
 if [ -n "${BUSYBOX_BIN_DIR:-}" ]; then
 	# A prepared bin/ (busybox and its applet links, as below), copied in one
-	# process: the cgroup v2 guest of tests/vm, where each fork is slow.
-	cp -a "$BUSYBOX_BIN_DIR/." "$dir/rootfs/bin/"
+	# process: the cgroup v2 guest of tests/vm, where each fork is slow. A
+	# bundle made again in the same DIR keeps the bin/ it has.
+	[ -e "$dir/rootfs/bin/busybox" ] || cp -a "$BUSYBOX_BIN_DIR/." "$dir/rootfs/bin/"
 else
 	cp "$BUSYBOX" "$dir/rootfs/bin/busybox"
 	for a in $("$BUSYBOX" --list); do
