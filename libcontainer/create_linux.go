@@ -346,7 +346,7 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 		if !p.opts.Rootless || !errors.Is(err, os.ErrPermission) {
 			return nil, fmt.Errorf("cgroup %s: %w", p.cg.Path(), err)
 		}
-		if hasLimits(spec.Linux.Resources) {
+		if cgroups.HasLimits(spec.Linux.Resources) {
 			return nil, fmt.Errorf("linux.resources: limits need cgroup rights a rootless caller lacks: %w", err)
 		}
 		if p.cg.Owned(p.c.cgroupOwner()) {
@@ -604,14 +604,4 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 		}
 	}
 	return write("gid_map", l.GIDMappings)
-}
-
-// hasLimits reports whether r sets any limit (device rules alone do not
-// count: they are only the defaults without a device cgroup).
-func hasLimits(r *specs.LinuxResources) bool {
-	if r == nil {
-		return false
-	}
-	return r.Memory != nil || r.CPU != nil || r.Pids != nil || r.BlockIO != nil ||
-		len(r.HugepageLimits) > 0 || r.Network != nil || len(r.Unified) > 0 || len(r.Rdma) > 0
 }
