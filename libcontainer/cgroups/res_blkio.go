@@ -89,26 +89,26 @@ func (m *v1Manager) setBlkio(b *specs.LinuxBlockIO) error {
 	}
 	dir := m.dir(cgroup1.Blkio)
 	if b.Weight != nil {
-		if err := writeFile(dir, blkioWeightFile(dir, "weight"), strconv.FormatUint(uint64(*b.Weight), 10)); err != nil {
-			return fmt.Errorf("linux.resources.blockIO.weight: %w", err)
+		if err := writeLimit("blockIO.weight", dir, blkioWeightFile(dir, "weight"), strconv.FormatUint(uint64(*b.Weight), 10)); err != nil {
+			return err
 		}
 	}
 	if b.LeafWeight != nil {
-		if err := writeFile(dir, "blkio.leaf_weight", strconv.FormatUint(uint64(*b.LeafWeight), 10)); err != nil {
-			return fmt.Errorf("linux.resources.blockIO.leafWeight: %w", err)
+		if err := writeLimit("blockIO.leafWeight", dir, "blkio.leaf_weight", strconv.FormatUint(uint64(*b.LeafWeight), 10)); err != nil {
+			return err
 		}
 	}
 	for _, wd := range b.WeightDevice {
 		if wd.Weight != nil {
 			v := fmt.Sprintf("%d:%d %d", wd.Major, wd.Minor, *wd.Weight)
-			if err := writeFile(dir, blkioWeightFile(dir, "weight_device"), v); err != nil {
-				return fmt.Errorf("linux.resources.blockIO.weightDevice: %w", err)
+			if err := writeLimit("blockIO.weightDevice", dir, blkioWeightFile(dir, "weight_device"), v); err != nil {
+				return err
 			}
 		}
 		if wd.LeafWeight != nil {
 			v := fmt.Sprintf("%d:%d %d", wd.Major, wd.Minor, *wd.LeafWeight)
-			if err := writeFile(dir, "blkio.leaf_weight_device", v); err != nil {
-				return fmt.Errorf("linux.resources.blockIO.weightDevice: %w", err)
+			if err := writeLimit("blockIO.weightDevice", dir, "blkio.leaf_weight_device", v); err != nil {
+				return err
 			}
 		}
 	}
@@ -118,10 +118,7 @@ func (m *v1Manager) setBlkio(b *specs.LinuxBlockIO) error {
 		ThrottleReadIOPSDevice:  b.ThrottleReadIOPSDevice,
 		ThrottleWriteIOPSDevice: b.ThrottleWriteIOPSDevice,
 	}
-	if err := m.update(cgroup1.Blkio, &specs.LinuxResources{BlockIO: throttles}); err != nil {
-		return fmt.Errorf("linux.resources.blockIO: %w", err)
-	}
-	return nil
+	return m.update("blockIO", cgroup1.Blkio, &specs.LinuxResources{BlockIO: throttles})
 }
 
 func validateIOV2(v *v2Check, r *specs.LinuxResources) {

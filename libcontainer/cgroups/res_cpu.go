@@ -1,7 +1,6 @@
 package cgroups
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -94,19 +93,19 @@ func (m *v1Manager) setCPU(c *specs.LinuxCPU) error {
 		cc.Quota = &q
 	}
 	if cc.Shares != nil || cc.Period != nil || cc.Quota != nil || cc.RealtimePeriod != nil || cc.RealtimeRuntime != nil {
-		if err := m.update(cgroup1.Cpu, &specs.LinuxResources{CPU: cc}); err != nil {
-			return fmt.Errorf("linux.resources.cpu: %w", err)
+		if err := m.update("cpu", cgroup1.Cpu, &specs.LinuxResources{CPU: cc}); err != nil {
+			return err
 		}
 	}
 	dir := m.dir(cgroup1.Cpu)
 	if c.Burst != nil {
-		if err := writeFile(dir, "cpu.cfs_burst_us", strconv.FormatUint(*c.Burst, 10)); err != nil {
-			return fmt.Errorf("linux.resources.cpu.burst: %w", err)
+		if err := writeLimit("cpu.burst", dir, "cpu.cfs_burst_us", strconv.FormatUint(*c.Burst, 10)); err != nil {
+			return err
 		}
 	}
 	if c.Idle != nil {
-		if err := writeFile(dir, "cpu.idle", strconv.FormatInt(*c.Idle, 10)); err != nil {
-			return fmt.Errorf("linux.resources.cpu.idle: %w", err)
+		if err := writeLimit("cpu.idle", dir, "cpu.idle", strconv.FormatInt(*c.Idle, 10)); err != nil {
+			return err
 		}
 	}
 	return nil

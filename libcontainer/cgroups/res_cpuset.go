@@ -1,7 +1,6 @@
 package cgroups
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -24,10 +23,7 @@ var cpusetResource = resource{
 			return nil
 		}
 		cs := &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: r.CPU.Cpus, Mems: r.CPU.Mems}}
-		if err := m.update(cgroup1.Cpuset, cs); err != nil {
-			return fmt.Errorf("linux.resources.cpu.cpus/mems: %w", err)
-		}
-		return nil
+		return m.update("cpu.cpus/mems", cgroup1.Cpuset, cs)
 	},
 	validateV2: func(v *v2Check, r *specs.LinuxResources) {
 		if hasCpuset(r) {

@@ -31,10 +31,7 @@ var hugetlbResource = resource{
 		if len(r.HugepageLimits) == 0 {
 			return nil
 		}
-		if err := m.update(cgroup1.Hugetlb, &specs.LinuxResources{HugepageLimits: r.HugepageLimits}); err != nil {
-			return fmt.Errorf("linux.resources.hugepageLimits: %w", err)
-		}
-		return nil
+		return m.update("hugepageLimits", cgroup1.Hugetlb, &specs.LinuxResources{HugepageLimits: r.HugepageLimits})
 	},
 	validateV2: func(v *v2Check, r *specs.LinuxResources) {
 		if len(r.HugepageLimits) == 0 {

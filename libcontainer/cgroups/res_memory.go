@@ -102,10 +102,7 @@ func (m *v1Manager) setMemory(mem *specs.LinuxMemory) error {
 		if swap == 0 {
 			return nil
 		}
-		if err := writeFile(dir, "memory.memsw.limit_in_bytes", strconv.FormatInt(swap, 10)); err != nil {
-			return fmt.Errorf("linux.resources.memory.swap: %w", err)
-		}
-		return nil
+		return writeLimit("memory.swap", dir, "memory.memsw.limit_in_bytes", strconv.FormatInt(swap, 10))
 	}
 	order := []func() error{setLimit, setSwap}
 	if limit != 0 && swap != 0 {
@@ -131,10 +128,7 @@ func (m *v1Manager) setMemory(mem *specs.LinuxMemory) error {
 	if s := mem.Swappiness; s != nil && int64(*s) != -1 {
 		rest.Swappiness = s
 	}
-	if err := m.update(cgroup1.Memory, &specs.LinuxResources{Memory: rest}); err != nil {
-		return fmt.Errorf("linux.resources.memory: %w", err)
-	}
-	return nil
+	return m.update("memory", cgroup1.Memory, &specs.LinuxResources{Memory: rest})
 }
 
 func validateMemoryV2(v *v2Check, r *specs.LinuxResources) {

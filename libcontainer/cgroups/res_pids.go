@@ -1,7 +1,6 @@
 package cgroups
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 
@@ -24,10 +23,7 @@ var pidsResource = resource{
 		if !hasPidsLimit(r) {
 			return nil
 		}
-		if err := writeFile(m.dir(cgroup1.Pids), "pids.max", pidsMax(*r.Pids.Limit)); err != nil {
-			return fmt.Errorf("linux.resources.pids.limit: %w", err)
-		}
-		return nil
+		return writeLimit("pids.limit", m.dir(cgroup1.Pids), "pids.max", pidsMax(*r.Pids.Limit))
 	},
 	validateV2: func(v *v2Check, r *specs.LinuxResources) {
 		if hasPidsLimit(r) {

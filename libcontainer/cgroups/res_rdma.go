@@ -1,7 +1,6 @@
 package cgroups
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 
@@ -21,8 +20,8 @@ var rdmaResource = resource{
 	setV1: func(m *v1Manager, r *specs.LinuxResources) error {
 		dir := m.dir(cgroup1.Rdma)
 		for _, l := range rdmaLines(r.Rdma) {
-			if err := writeFile(dir, "rdma.max", l.line); err != nil {
-				return fmt.Errorf("linux.resources.%s: %w", l.field, err)
+			if err := writeLimit(l.field, dir, "rdma.max", l.line); err != nil {
+				return err
 			}
 		}
 		return nil

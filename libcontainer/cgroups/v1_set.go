@@ -85,9 +85,22 @@ func (v *v1Check) needFile(field string, name cgroup1.Name, file, what string) e
 	return nil
 }
 
-// update runs containerd's Update of one controller for r.
-func (m *v1Manager) update(name cgroup1.Name, r *specs.LinuxResources) error {
-	return m.sub(name).(v1Updater).Update(m.path, r)
+// update runs containerd's Update of one controller for r; an error
+// names linux.resources.<field>.
+func (m *v1Manager) update(field string, name cgroup1.Name, r *specs.LinuxResources) error {
+	if err := m.sub(name).(v1Updater).Update(m.path, r); err != nil {
+		return fmt.Errorf("linux.resources.%s: %w", field, err)
+	}
+	return nil
+}
+
+// writeLimit writes one interface file; an error names
+// linux.resources.<field>.
+func writeLimit(field, dir, file, value string) error {
+	if err := writeFile(dir, file, value); err != nil {
+		return fmt.Errorf("linux.resources.%s: %w", field, err)
+	}
+	return nil
 }
 
 // unavailable is the "host lacks it" error: "linux.resources.<field>: <what> not available".

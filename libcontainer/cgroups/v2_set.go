@@ -45,12 +45,7 @@ type v2Plan struct {
 
 // write adds the write of value to file, failing as linux.resources.<field>.
 func (p *v2Plan) write(field, file, value string) {
-	p.steps = append(p.steps, func() error {
-		if err := writeFile(p.dir, file, value); err != nil {
-			return fmt.Errorf("linux.resources.%s: %w", field, err)
-		}
-		return nil
-	})
+	p.steps = append(p.steps, func() error { return writeLimit(field, p.dir, file, value) })
 }
 
 // cpu is the plan's cgroup2.CPU, which the cpu and cpuset units share.
