@@ -55,7 +55,7 @@ func (c *Container) Exec(o ExecOpts) (*ExecResult, error) {
 	}
 	console, err := p.start()
 	if err != nil {
-		if !c.state.initAlive() {
+		if !c.state.initAlive() || c.state.initExiting() {
 			// The init exited while we joined it (a kill, or its end).
 			return nil, fmt.Errorf("cannot exec in a stopped container (%v)", err)
 		}

@@ -260,6 +260,15 @@ func (s *State) initAlive() bool {
 	return err == nil && !zombie && start == s.StartTime
 }
 
+// initExiting reports whether the stored init has begun to exit: the kernel
+// detaches a task's namespaces early in exit, before it is a zombie, so
+// for a moment /proc/<pid>/ns/mnt is gone while initAlive still holds (an
+// exec joining it then fails to open a namespace).
+func (s *State) initExiting() bool {
+	_, err := os.Readlink("/proc/" + strconv.Itoa(s.Pid) + "/ns/mnt")
+	return s.Pid > 0 && errors.Is(err, os.ErrNotExist)
+}
+
 // OCIState is the JSON `rt state` prints: runtime-spec's state plus runc's
 // rootfs/created/owner, in runc's field order.
 type OCIState struct {
