@@ -32,6 +32,7 @@ import (
 	ispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/rt-project/rt/internal/atomicfile"
 	"github.com/rt-project/rt/rootfs"
 )
 
@@ -141,27 +142,13 @@ func (s *Store) recordPath(id digest.Digest) string {
 	return filepath.Join(s.dir, "images", layerKey(id)+".json")
 }
 
+// writeFileAtomic writes a record or blob of the store, making its
+// directory first.
 func writeFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, 0o600)
 }
 
 func (s *Store) readNames() (map[string]digest.Digest, error) {

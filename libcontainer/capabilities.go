@@ -57,14 +57,23 @@ func capListWarn(names []string, warn bool) []capability.Cap {
 	return out
 }
 
+// threadCaps loads the capability sets of the calling thread.
+func threadCaps() (capability.Capabilities, error) {
+	caps, err := capability.NewPid2(0)
+	if err != nil {
+		return nil, err
+	}
+	if err := caps.Load(); err != nil {
+		return nil, err
+	}
+	return caps, nil
+}
+
 // applyBoundingSet drops everything outside the bounding set. It must run
 // while the process still has CAP_SETPCAP, i.e. before the user switch.
 func applyBoundingSet(c *specs.LinuxCapabilities) error {
-	caps, err := capability.NewPid2(0)
+	caps, err := threadCaps()
 	if err != nil {
-		return err
-	}
-	if err := caps.Load(); err != nil {
 		return err
 	}
 	caps.Clear(capability.BOUNDING)
@@ -78,11 +87,8 @@ func applyBoundingSet(c *specs.LinuxCapabilities) error {
 // applyCaps sets effective, permitted, inheritable and ambient sets of the
 // calling thread, which is the one that will execve (main locks it).
 func applyCaps(c *specs.LinuxCapabilities) error {
-	caps, err := capability.NewPid2(0)
+	caps, err := threadCaps()
 	if err != nil {
-		return err
-	}
-	if err := caps.Load(); err != nil {
 		return err
 	}
 	caps.Clear(capability.CAPS | capability.AMBIENT)

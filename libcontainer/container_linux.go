@@ -16,6 +16,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rt-project/rt/internal/atomicfile"
 	"github.com/rt-project/rt/libcontainer/cgroups"
 )
 
@@ -610,7 +611,7 @@ func WritePidFile(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	if err := atomicfile.Write(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		return fmt.Errorf("pid file %s: %w", path, err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -47,20 +48,90 @@ func (c *Container) Exec(o ExecOpts) (*ExecResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &initProcess{
-		c:       c,
-		opts:    &CreateOpts{Spec: &spec, PreserveFds: o.PreserveFds},
-		cg:      cg,
-		joinPid: c.state.Pid,
-		joined:  o.Joined,
+	p := &setnsProcess{
+		parentProcess: parentProcess{c: c, spec: &spec, preserveFds: o.PreserveFds, cg: cg},
+		joinPid:       c.state.Pid,
+		joined:        o.Joined,
 	}
 	console, err := p.start()
 	if err != nil {
-		if !c.state.initAlive() {
+		if !c.state.initAlive() || c.state.initExiting() {
 			// The init exited while we joined it (a kill, or its end).
 			return nil, fmt.Errorf("cannot exec in a stopped container (%v)", err)
 		}
 		return nil, err
 	}
 	return &ExecResult{Pid: p.pid, Console: console}, nil
+}
+
+// setnsProcess is the parent side of `rt exec`'s start-up: the process
+// joins the namespaces of the container's init (nsenter.c) and its cgroup,
+// and runs no hooks; after "ready" the socket tells whether its execve
+// worked.
+type setnsProcess struct {
+	parentProcess
+	// joinPid is the container's init, whose namespaces are joined.
+	joinPid int
+	// joined runs once the process is in the container and only waits to
+	// execve (ExecOpts.Joined).
+	joined func()
+}
+
+func (p *setnsProcess) start() (*os.File, error) {
+	return p.parentProcess.start(nil, p.handshake)
+}
+
+func (p *setnsProcess) handshake(int) (*os.File, error) {
+	cfg := p.config()
+	cfg.Exec = true
+	console, err := p.setUp(joinData(p.spec, p.joinPid), cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Into the container's cgroup only now, at "ready", before it may
+	// exec: its Go runtime's threads must not count against the
+	// container's pids limit (a container at its limit still gets an exec,
+	// as with runc). The kernel moves every thread and never refuses a
+	// move for pids.max; after execve the process is one task.
+	if p.cg != nil {
+		if err := p.cg.Apply(p.pid); err != nil {
+			return nil, fmt.Errorf("join cgroup %s: %w", p.cg.Path(), err)
+		}
+	}
+	// An exec'd process is not the container's state. After the ack, the
+	// socket tells whether its execve worked.
+	if err := p.sock.send(msgReadyAck, nil); err != nil {
+		return nil, err
+	}
+	if p.joined != nil {
+		p.joined()
+	}
+	return console, p.awaitExec()
+}
+
+// awaitExec is the parent's side of `rt exec` after "ready": the socket is
+// close-on-exec in the process, so EOF means execve succeeded; otherwise the
+// process reports why it failed, and is reaped.
+func (p *setnsProcess) awaitExec() error {
+	typ, payload, _, err := p.recv()
+	if errors.Is(err, errPeerClosed) {
+		return nil
+	}
+	if err == nil && (typ == msgError || typ == msgExecError) {
+		err = decodeInitError(typ, payload)
+	} else if err == nil {
+		err = fmt.Errorf("protocol error: unexpected %q", typ)
+	}
+	return err // the caller kills and reaps the process
+}
+
+// joinData is the bootstrap of `rt exec`: join every namespace the
+// container has (its init's), create none.
+func joinData(spec *specs.Spec, pid int) []byte {
+	var b strings.Builder
+	for _, ns := range spec.Linux.Namespaces {
+		fmt.Fprintf(&b, "join %d /proc/%d/ns/%s\n", namespaces[ns.Type].flag, pid, namespaces[ns.Type].proc)
+	}
+	b.WriteString("clone 0\n")
+	return []byte(b.String())
 }

@@ -137,19 +137,3 @@ func fifoExecError(data []byte) error {
 	}
 	return &ee
 }
-
-// awaitExec is the parent's side of `rt exec` after "ready": the socket is
-// close-on-exec in the process, so EOF means execve succeeded; otherwise the
-// process reports why it failed, and is reaped.
-func (p *initProcess) awaitExec() error {
-	typ, payload, _, err := p.recv()
-	if errors.Is(err, errPeerClosed) {
-		return nil
-	}
-	if err == nil && (typ == msgError || typ == msgExecError) {
-		err = decodeInitError(typ, payload)
-	} else if err == nil {
-		err = fmt.Errorf("protocol error: unexpected %q", typ)
-	}
-	return err // the caller kills and reaps the process
-}

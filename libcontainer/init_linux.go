@@ -89,112 +89,15 @@ func initContainer(sock *syncSocket) error {
 	if err != nil {
 		return fmt.Errorf("decode init config: %w", err)
 	}
-	spec := cfg.Spec
 	// The container gets SIGKILL if rt dies before handing over; reset below.
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return err
 	}
+	// Two kinds of init, as runc's standard_init and setns_init.
 	if cfg.Exec {
-		return initExec(sock, &cfg)
+		return setnsInit(sock, &cfg)
 	}
-	if err := setupNetwork(spec); err != nil {
-		return err
-	}
-	rfs, err := prepareRootfs(&cfg)
-	if err != nil {
-		return err
-	}
-	if hasRuntimeHooks(spec) {
-		if err := sock.send(msgHooks, nil); err != nil {
-			return err
-		}
-		if _, _, err := sock.expect(msgHooksDone); err != nil {
-			return err
-		}
-	}
-	if spec.Hooks != nil {
-		st := cfg.ociState(Creating)
-		if err := runHooks("createContainer", spec.Hooks.CreateContainer, st); err != nil {
-			return err
-		}
-	}
-	if err := rfs.protectPaths(); err != nil {
-		return err
-	}
-	if err := pivotRoot(rfs.rootfs, cfg.NoPivot, hasNS(spec, specs.MountNamespace)); err != nil {
-		return err
-	}
-	rfs.root.Close()
-	if spec.Hostname != "" {
-		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
-			return fmt.Errorf("hostname: %w", err)
-		}
-	}
-	if spec.Domainname != "" {
-		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
-			return fmt.Errorf("domainname: %w", err)
-		}
-	}
-	if spec.Process != nil && spec.Process.Terminal {
-		if err := setupConsole(sock, true); err != nil {
-			return err
-		}
-	}
-	if err := finishRootfs(spec); err != nil {
-		return err
-	}
-	if pers := spec.Linux.Personality; pers != nil {
-		if _, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, personalities[pers.Domain], 0, 0); errno != 0 {
-			return fmt.Errorf("linux.personality: %w", errno)
-		}
-	}
-	if spec.Process == nil {
-		// Nothing to run: stay created; `rt start` refuses such a container.
-		return waitWithoutProcess(sock, cfg.FifoFd)
-	}
-	ex, err := prepareProcess(sock, spec, cfg.PreserveFds, false)
-	if err != nil {
-		return err
-	}
-	// Block until `rt start` opens the fifo. The fifo is reopened through
-	// the O_PATH fd: its host path is not reachable from here.
-	fifo, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(cfg.FifoFd), os.O_WRONLY, 0)
-	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
-	}
-	// The open returned: `rt start` is here. startContainer hooks run
-	// before the fifo is written, so start's poststart hooks follow them.
-	if spec.Hooks != nil {
-		if err := runHooks("startContainer", spec.Hooks.StartContainer, cfg.ociState(Running)); err != nil {
-			return err
-		}
-	}
-	if _, err := fifo.Write([]byte("0")); err != nil {
-		return fmt.Errorf("write exec fifo: %w", err)
-	}
-	// fifo stays open: it is close-on-exec, so `rt start` reads EOF exactly
-	// when execve succeeds (or the init dies), and poststart hooks run
-	// after the user process is in place.
-	unix.Close(cfg.FifoFd)
-	return reportExecFailure(fifo, ex.exec())
-}
-
-// initExec runs a process in an existing container (`rt exec`). nsenter.c
-// has joined its namespaces; joining the mount namespace also made its root
-// ours. Everything about the process is set as for the init, without the
-// rootfs steps and without waiting for start.
-func initExec(sock *syncSocket, cfg *initConfig) error {
-	spec := cfg.Spec
-	if spec.Process.Terminal {
-		if err := setupConsole(sock, false); err != nil {
-			return err
-		}
-	}
-	ex, err := prepareProcess(sock, spec, cfg.PreserveFds, true)
-	if err != nil {
-		return err
-	}
-	return ex.exec()
+	return standardInit(sock, &cfg)
 }
 
 // readyProcess is a process set up and reported ready, one execve away.
@@ -267,30 +170,6 @@ func handOver(sock *syncSocket, preserveFds int, keepOpen bool) error {
 		return nil
 	}
 	return sock.Close()
-}
-
-// waitWithoutProcess reports ready and blocks on the exec fifo forever.
-func waitWithoutProcess(sock *syncSocket, fifoFd int) error {
-	if err := handOver(sock, 0, false); err != nil {
-		return err
-	}
-	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fifoFd), os.O_WRONLY, 0)
-	if err == nil {
-		f.Close()
-	}
-	os.Exit(0)
-	return nil
-}
-
-func (cfg *initConfig) ociState(st Status) *specs.State {
-	return &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.ContainerState(st), Pid: cfg.HostPid, Bundle: cfg.Bundle, Annotations: cfg.Spec.Annotations}
-}
-
-// hasRuntimeHooks: prestart and createRuntime hooks run in the runtime's
-// namespaces, so the init asks the parent to run them.
-func hasRuntimeHooks(spec *specs.Spec) bool {
-	h := spec.Hooks
-	return h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0) //nolint:staticcheck // prestart is deprecated, still honoured
 }
 
 // setupProcess applies rlimits, oom score, cwd, user and capabilities, in

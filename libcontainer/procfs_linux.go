@@ -198,3 +198,23 @@ func (s *rootfsSetup) closeSpecial() {
 	}
 	s.special = nil
 }
+
+// writeProcFile writes a /proc file only after checking that the file
+// opened is on procfs, so a mount laid over /proc (CVE-2025-52881) cannot
+// redirect the write.
+func writeProcFile(path, data string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Type != unix.PROC_SUPER_MAGIC {
+		return fmt.Errorf("%s is not on procfs", path)
+	}
+	_, err = f.WriteString(data)
+	return err
+}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/rt-project/rt/internal/atomicfile"
 )
 
 // Error texts callers match on (containerd's shim, podman): keep them as runc's.
@@ -80,32 +82,12 @@ func ValidateID(id string) error {
 	return nil
 }
 
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 func (c *Container) saveState() error {
 	data, err := json.Marshal(&c.state)
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(c.dir, stateFile), data, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(c.dir, stateFile), data, 0o600); err != nil {
 		return fmt.Errorf("save state of %s: %w", c.state.ID, err)
 	}
 	return nil
@@ -279,6 +261,15 @@ func (s *State) initAlive() bool {
 	}
 	start, zombie, err := procStartTime(s.Pid)
 	return err == nil && !zombie && start == s.StartTime
+}
+
+// initExiting reports whether the stored init has begun to exit: the kernel
+// detaches a task's namespaces early in exit, before it is a zombie, so
+// for a moment /proc/<pid>/ns/mnt is gone while initAlive still holds (an
+// exec joining it then fails to open a namespace).
+func (s *State) initExiting() bool {
+	_, err := os.Readlink("/proc/" + strconv.Itoa(s.Pid) + "/ns/mnt")
+	return s.Pid > 0 && errors.Is(err, os.ErrNotExist)
 }
 
 // OCIState is the JSON `rt state` prints: runtime-spec's state plus runc's

@@ -36,3 +36,12 @@ func TestInitAliveGuardsPidReuse(t *testing.T) {
 		t.Fatal("pid 0 alive")
 	}
 }
+
+func TestInitExiting(t *testing.T) {
+	if (&State{Pid: os.Getpid()}).initExiting() {
+		t.Error("a running process reads as exiting")
+	}
+	if (&State{}).initExiting() {
+		t.Error("no init reads as exiting")
+	}
+}

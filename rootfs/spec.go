@@ -147,11 +147,11 @@ func ensureDir(root *os.File, dir string) error {
 // /etc/passwd and /etc/group, as Docker does (moby daemon/oci_linux.go
 // getUser): the primary gid comes first among the additional gids.
 func resolveUser(root *os.File, spec string) (specs.User, error) {
-	passwd, err := openInRoot(root, "/etc/passwd")
+	passwd, err := readFileInRoot(root, "/etc/passwd")
 	if err != nil {
 		return specs.User{}, err
 	}
-	group, err := openInRoot(root, "/etc/group")
+	group, err := readFileInRoot(root, "/etc/group")
 	if err != nil {
 		return specs.User{}, err
 	}
@@ -166,10 +166,10 @@ func resolveUser(root *os.File, spec string) (specs.User, error) {
 	return u, nil
 }
 
-// openInRoot reads a small file of the rootfs, resolving symlinks inside
-// it. A missing file (or one that is not a regular file: a fifo would block)
-// gives nil.
-func openInRoot(root *os.File, name string) (io.Reader, error) {
+// readFileInRoot reads a small file of the rootfs, resolving symlinks
+// inside it, and creates nothing. A missing file (or one that is not a
+// regular file: a fifo would block) gives nil.
+func readFileInRoot(root *os.File, name string) (io.Reader, error) {
 	h, err := pathrs.OpenatInRoot(root, name)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {

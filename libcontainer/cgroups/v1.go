@@ -299,7 +299,7 @@ func (m *v1Manager) Stats() (*Stats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stats of cgroup %s: %w", m.path, err)
 	}
-	return v1Stats(metrics, m.dir(cgroup1.Memory), m.dir(cgroup1.Cpuset)), nil
+	return v1Stats(m, metrics), nil
 }
 
 func (m *v1Manager) OOMEvents(ctx context.Context) (<-chan struct{}, error) {

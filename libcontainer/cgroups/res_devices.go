@@ -13,10 +13,38 @@ import (
 	// earlier one). containerd's cgroup1 only appends rules, and its cgroup2
 	// attaches one more program on every Set, so a later, wider rule set
 	// could never take effect; runc's helpers are the well-kept ones here.
+	"github.com/containerd/cgroups/v3/cgroup1"
+	"github.com/moby/sys/userns"
 	_ "github.com/opencontainers/cgroups/devices"
 	devconfig "github.com/opencontainers/cgroups/devices/config"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
+
+// linux.resources.devices: the devices controller on v1, an eBPF filter
+// on v2. Set at create only: `rt update` never changes them (runc's
+// SkipDevices). Rules alone are not limits (HasLimits).
+var devicesResource = resource{
+	notOnUpdate: true,
+	validateV1: func(v *v1Check, _ *specs.LinuxResources) {
+		// Without a devices cgroup (only in a user namespace, where it
+		// cannot be written anyway) rules are skipped as runc does;
+		// elsewhere its absence would silently give the container every
+		// device.
+		if v.m.sub(cgroup1.Devices) == nil && !userns.RunningInUserNS() {
+			v.add(unavailable("devices", "devices controller"))
+		}
+	},
+	setV1: func(m *v1Manager, r *specs.LinuxResources) error {
+		if m.sub(cgroup1.Devices) == nil {
+			return nil
+		}
+		return setDevicesV1(m.dir(cgroup1.Devices), r.Devices)
+	},
+	planV2: func(m *v2Manager, r *specs.LinuxResources, p *v2Plan) error {
+		p.steps = append(p.steps, func() error { return setDevicesV2(m.dir, r.Devices) })
+		return nil
+	},
+}
 
 func devPtr(v int64) *int64 { return &v }
 

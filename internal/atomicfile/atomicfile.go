@@ -1,0 +1,36 @@
+// Package atomicfile writes a file so that a reader sees either the old
+// content or the new, never a part: state.json, pid files and the image
+// store's records. It has no dependencies, so the engine (libcontainer)
+// and the image store, which must not import the engine, share it.
+package atomicfile
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// Write writes data to a temporary file beside path, with mode, flushes
+// it to disk and renames it over path. The directory must exist.
+func Write(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

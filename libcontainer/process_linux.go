@@ -1,0 +1,317 @@
+package libcontainer
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/runc/libcontainer/exeseal"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rt-project/rt/libcontainer/cgroups"
+)
+
+// parentProcess is the parent's side of one `rt init` start-up, shared by
+// create (initProcess, create_linux.go) and exec (setnsProcess,
+// exec_linux.go): it starts the init from a sealed copy of rt and drives
+// the protocol of sync.go up to "ready". What differs (the cgroup, the
+// bootstrap, hooks, what "ready" means) is in the two types, as runc's
+// initProcess and setnsProcess.
+type parentProcess struct {
+	c           *Container
+	spec        *specs.Spec
+	preserveFds int
+	// Stdio of the process when it has no terminal; nil means rt's own.
+	stdin, stdout, stderr *os.File
+	cg                    cgroups.Manager // nil: no cgroup (rootless)
+	cmd                   *exec.Cmd
+	sock                  *syncSocket
+	pid                   int
+	// initDied: the init (or the intermediate) died during set-up.
+	initDied bool
+}
+
+// start runs `rt init` with the socket, the preserved fds and, for a
+// container init, the exec fifo (nil for exec), then runs handshake (which
+// gets the fifo's fd number in the init, -1 without). On failure the
+// process is killed and the init's stderr relayed.
+func (p *parentProcess) start(fifo *os.File, handshake func(fifoFd int) (*os.File, error)) (*os.File, error) {
+	// The init runs from a sealed copy of rt, so the container can never
+	// overwrite the host binary through /proc/self/exe (CVE-2019-5736).
+	exe, err := exeseal.CloneSelfExe(p.c.dir)
+	if err != nil {
+		return nil, fmt.Errorf("clone rt binary: %w", err)
+	}
+	defer exe.Close()
+	parent, child, err := newSyncPair()
+	if err != nil {
+		return nil, err
+	}
+	p.sock = parent
+	defer parent.Close()
+
+	// fds 3..3+N-1 are the caller's preserved fds; ours follow them.
+	var extra []*os.File
+	for i := 0; i < p.preserveFds; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
+	}
+	sockFd := 3 + len(extra)
+	extra = append(extra, child.f)
+	fifoFd := -1
+	if fifo != nil {
+		fifoFd = 3 + len(extra)
+		extra = append(extra, fifo)
+	}
+	// The init's stderr is a pipe to us until it hands over
+	// (initstderr_linux.go); the container's waits at stderrFd.
+	relayR, relayW, err := os.Pipe()
+	if err != nil {
+		child.Close()
+		return nil, err
+	}
+	defer relayW.Close()
+	stderrFd := 3 + len(extra)
+	extra = append(extra, orDefault(p.stderr, os.Stderr))
+	cmd := &exec.Cmd{
+		Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args: []string{"rt", "init"},
+		Env: []string{
+			envInitSock + "=" + strconv.Itoa(sockFd),
+			envFifoFd + "=" + strconv.Itoa(fifoFd),
+			envPreserveFds + "=" + strconv.Itoa(p.preserveFds),
+			envStderrFd + "=" + strconv.Itoa(stderrFd),
+			// A crash of the init (it runs on the container's stderr) is
+			// never a goroutine dump; the parent reports it in one line.
+			"GOTRACEBACK=none",
+		},
+		ExtraFiles: extra,
+		Stdin:      orDefault(p.stdin, os.Stdin),
+		Stdout:     orDefault(p.stdout, os.Stdout),
+		Stderr:     relayW,
+	}
+	// The init is re-parented to us when the intermediate exits (see
+	// nsenter.c), so we can reap it in the foreground.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		child.Close()
+		return nil, fmt.Errorf("set child subreaper: %w", err)
+	}
+	// fds rt's caller leaked to it (not close-on-exec) must not reach the
+	// init: only stdio and the preserved fds are the container's.
+	if err := markCloexecFrom(3 + p.preserveFds); err != nil {
+		child.Close()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		child.Close()
+		relayR.Close()
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	child.Close()
+	relayW.Close()
+	relay := newStderrRelay(relayR)
+	p.cmd = cmd
+	console, err := handshake(fifoFd)
+	if err != nil {
+		p.kill()
+		relay.wait()
+		if line := relay.crashLine(); p.initDied && line != "" {
+			return nil, fmt.Errorf("%w: %s", err, line)
+		}
+		relay.flush(os.Stderr)
+		return nil, err
+	}
+	// The init has handed over (its fd 2 is the container's stderr now):
+	// every warning is out before rt goes on.
+	relay.wait()
+	relay.flush(os.Stderr)
+	return console, nil
+}
+
+func orDefault(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+// kill stops a failed start: the intermediate, and the init if it exists
+// (destroy then empties the cgroup).
+func (p *parentProcess) kill() {
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+	if p.pid > 0 {
+		_ = unix.Kill(p.pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(p.pid, &ws, 0, nil)
+	}
+}
+
+// config is the init's config with what create and exec both send.
+func (p *parentProcess) config() *initConfig {
+	return &initConfig{
+		Spec: p.spec, ID: p.c.state.ID, Bundle: p.c.state.Bundle, Rootfs: p.c.state.Rootfs,
+		CgroupPath: p.c.state.CgroupPath, PreserveFds: p.preserveFds, FifoFd: -1,
+	}
+}
+
+// setUp drives the protocol from the bootstrap to "ready" (sync.go, steps
+// 1 to 9): it sends boot, writes the user maps, learns the init's pid,
+// sends cfg, answers "hooks" with onHooks (nil: the init may not ask), and
+// returns at "ready" with the pty master if the init sent one.
+func (p *parentProcess) setUp(boot []byte, cfg *initConfig, onHooks func() error) (*os.File, error) {
+	if err := p.sock.send("bootstrap", boot); err != nil {
+		return nil, err
+	}
+	for {
+		typ, payload, _, err := p.recv()
+		if err != nil {
+			return nil, p.childError(err)
+		}
+		switch typ {
+		case msgUsermap:
+			if err := writeIDMaps(p.cmd.Process.Pid, p.spec.Linux); err != nil {
+				_ = p.sock.send(msgError, []byte(err.Error()))
+				return nil, err
+			}
+			if err := p.sock.send(msgUsermapDone, nil); err != nil {
+				return nil, err
+			}
+			continue
+		case msgError:
+			return nil, errors.New(string(payload))
+		case msgPid:
+			p.pid, err = strconv.Atoi(string(payload))
+			if err != nil {
+				return nil, fmt.Errorf("bad pid from init: %q", payload)
+			}
+		default:
+			return nil, fmt.Errorf("protocol error: unexpected %q", typ)
+		}
+		break
+	}
+	if err := p.cmd.Wait(); err != nil {
+		return nil, fmt.Errorf("namespace setup: %w", err)
+	}
+	cfg.HostPid = p.pid
+	if err := p.sendConfig(cfg); err != nil {
+		return nil, p.childError(err)
+	}
+	var console *os.File
+	for {
+		typ, payload, fd, err := p.recv()
+		if err != nil {
+			return nil, p.childError(err)
+		}
+		switch {
+		case typ == msgHooks && onHooks != nil:
+			if err := onHooks(); err != nil {
+				return nil, err
+			}
+		case typ == msgPty:
+			if fd == nil {
+				return nil, errors.New("init sent no pty")
+			}
+			console = fd
+		case typ == msgReady:
+			return console, nil
+		case typ == msgError, typ == msgExecError:
+			return nil, decodeInitError(typ, payload)
+		default:
+			return nil, fmt.Errorf("protocol error: unexpected %q", typ)
+		}
+	}
+}
+
+// sendConfig hands the init its config in a sealed memfd: a config.json
+// of any size (runc runs 60 MB ones) fits, where one packet holds 1 MiB,
+// and it is encoded straight into the memfd rather than into a copy.
+func (p *parentProcess) sendConfig(cfg *initConfig) error {
+	fd, err := unix.MemfdCreate("rt-init-config", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return fmt.Errorf("send config: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "rt-init-config")
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<16)
+	if err := json.NewEncoder(w).Encode(cfg); err != nil {
+		return fmt.Errorf("send config: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("send config: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		return fmt.Errorf("send config: seal: %w", err)
+	}
+	return p.sock.sendFd(msgConfig, nil, fd)
+}
+
+// recv is sock.recv that hands the init's warnings and notes to rt's
+// logger.
+func (p *parentProcess) recv() (string, []byte, *os.File, error) {
+	for {
+		typ, payload, fd, err := p.sock.recv()
+		if hook, ok := logHooks[typ]; ok && err == nil {
+			(*hook)(string(payload))
+			continue
+		}
+		return typ, payload, fd, err
+	}
+}
+
+// childError turns a closed socket into the init's exit status.
+func (p *parentProcess) childError(err error) error {
+	if !errors.Is(err, errPeerClosed) {
+		return err
+	}
+	p.initDied = true
+	if p.pid > 0 {
+		var ws unix.WaitStatus
+		if _, werr := unix.Wait4(p.pid, &ws, 0, nil); werr == nil {
+			return fmt.Errorf("container init exited during set-up (%s)", describeWait(ws))
+		}
+	} else if p.cmd.ProcessState == nil {
+		_ = p.cmd.Wait()
+		return fmt.Errorf("namespace setup exited: %s", p.cmd.ProcessState)
+	}
+	return errors.New("container init exited during set-up")
+}
+
+func describeWait(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by " + ws.Signal().String()
+	}
+	return "exit status " + strconv.Itoa(ws.ExitStatus())
+}
+
+func writeIDMaps(pid int, l *specs.Linux) error {
+	write := func(file string, maps []specs.LinuxIDMapping) error {
+		var b strings.Builder
+		for _, m := range maps {
+			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/%s", pid, file), []byte(b.String()), 0); err != nil {
+			return fmt.Errorf("linux.%s: write %s: %w", map[string]string{"uid_map": "uidMappings", "gid_map": "gidMappings"}[file], file, err)
+		}
+		return nil
+	}
+	if err := write("uid_map", l.UIDMappings); err != nil {
+		return err
+	}
+	// An unprivileged caller may map its own gid only with setgroups(2)
+	// disabled in the namespace.
+	if os.Geteuid() != 0 {
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
+			return fmt.Errorf("linux.gidMappings: deny setgroups: %w", err)
+		}
+	}
+	return write("gid_map", l.GIDMappings)
+}

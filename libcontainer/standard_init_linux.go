@@ -1,0 +1,122 @@
+package libcontainer
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// standardInit sets up a new container (`rt create`): nsenter.c has made
+// its namespaces; here come the network, the root filesystem, the hooks
+// that run in the container, the hostname and the process, and then the
+// wait on the exec fifo until `rt start`.
+func standardInit(sock *syncSocket, cfg *initConfig) error {
+	spec := cfg.Spec
+	if err := setupNetwork(spec); err != nil {
+		return err
+	}
+	rfs, err := prepareRootfs(cfg)
+	if err != nil {
+		return err
+	}
+	if hasRuntimeHooks(spec) {
+		if err := sock.send(msgHooks, nil); err != nil {
+			return err
+		}
+		if _, _, err := sock.expect(msgHooksDone); err != nil {
+			return err
+		}
+	}
+	if spec.Hooks != nil {
+		st := cfg.ociState(Creating)
+		if err := runHooks("createContainer", spec.Hooks.CreateContainer, st); err != nil {
+			return err
+		}
+	}
+	if err := rfs.protectPaths(); err != nil {
+		return err
+	}
+	if err := pivotRoot(rfs.rootfs, cfg.NoPivot, hasNS(spec, specs.MountNamespace)); err != nil {
+		return err
+	}
+	rfs.root.Close()
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("hostname: %w", err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("domainname: %w", err)
+		}
+	}
+	if spec.Process != nil && spec.Process.Terminal {
+		if err := setupConsole(sock, true); err != nil {
+			return err
+		}
+	}
+	if err := finishRootfs(spec); err != nil {
+		return err
+	}
+	if pers := spec.Linux.Personality; pers != nil {
+		if _, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, personalities[pers.Domain], 0, 0); errno != 0 {
+			return fmt.Errorf("linux.personality: %w", errno)
+		}
+	}
+	if spec.Process == nil {
+		// Nothing to run: stay created; `rt start` refuses such a container.
+		return waitWithoutProcess(sock, cfg.FifoFd)
+	}
+	ex, err := prepareProcess(sock, spec, cfg.PreserveFds, false)
+	if err != nil {
+		return err
+	}
+	// Block until `rt start` opens the fifo. The fifo is reopened through
+	// the O_PATH fd: its host path is not reachable from here.
+	fifo, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(cfg.FifoFd), os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	// The open returned: `rt start` is here. startContainer hooks run
+	// before the fifo is written, so start's poststart hooks follow them.
+	if spec.Hooks != nil {
+		if err := runHooks("startContainer", spec.Hooks.StartContainer, cfg.ociState(Running)); err != nil {
+			return err
+		}
+	}
+	if _, err := fifo.Write([]byte("0")); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	// fifo stays open: it is close-on-exec, so `rt start` reads EOF exactly
+	// when execve succeeds (or the init dies), and poststart hooks run
+	// after the user process is in place.
+	unix.Close(cfg.FifoFd)
+	return reportExecFailure(fifo, ex.exec())
+}
+
+// waitWithoutProcess reports ready and blocks on the exec fifo forever.
+func waitWithoutProcess(sock *syncSocket, fifoFd int) error {
+	if err := handOver(sock, 0, false); err != nil {
+		return err
+	}
+	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fifoFd), os.O_WRONLY, 0)
+	if err == nil {
+		f.Close()
+	}
+	os.Exit(0)
+	return nil
+}
+
+func (cfg *initConfig) ociState(st Status) *specs.State {
+	return &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.ContainerState(st), Pid: cfg.HostPid, Bundle: cfg.Bundle, Annotations: cfg.Spec.Annotations}
+}
+
+// hasRuntimeHooks: prestart and createRuntime hooks run in the runtime's
+// namespaces, so the init asks the parent to run them.
+func hasRuntimeHooks(spec *specs.Spec) bool {
+	h := spec.Hooks
+	return h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0) //nolint:staticcheck // prestart is deprecated, still honoured
+}
