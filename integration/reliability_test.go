@@ -254,6 +254,11 @@ func TestRunCleanupSparesNewContainer(t *testing.T) {
 	b := e.bundle("b", nil, "sleep", "600")
 	run := e.startRT(b, nil, "run", id)
 	waitStatus(t, e, id, "running")
+	// rt run holds the container's lock until its start returns, a little
+	// after the status turns running: an exec takes the lock, so once it
+	// is done, rt run is waiting without it (a slow host, such as the
+	// cgroup v2 guest, stopped it with the lock held otherwise).
+	e.mustRT("exec", id, "true")
 	_ = syscall.Kill(run.pid(), syscall.SIGSTOP)
 	waitStopped(t, run)
 	e.mustRT("kill", id, "KILL")
