@@ -135,6 +135,16 @@ func makeExecFifo(path string, spec *specs.Spec) error {
 	if uid == os.Geteuid() && gid == os.Getegid() {
 		return nil
 	}
+	if os.Geteuid() != 0 {
+		// Rootless, the container's user is a subordinate id the caller
+		// cannot give files to: it (as other, or through the caller's
+		// group) may open the fifo for writing, runc's 0622. Other users
+		// still cannot reach it: the container's directory is 0700.
+		if err := os.Chmod(path, 0o622); err != nil {
+			return fmt.Errorf("exec fifo: %w", err)
+		}
+		return nil
+	}
 	if err := os.Chown(path, uid, gid); err != nil {
 		return fmt.Errorf("exec fifo: owner %d:%d: %w", uid, gid, err)
 	}
@@ -347,7 +357,7 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 			return nil, fmt.Errorf("cgroup %s: %w", p.cg.Path(), err)
 		}
 		if hasLimits(spec.Linux.Resources) {
-			return nil, fmt.Errorf("linux.resources: limits need cgroup rights a rootless caller lacks: %w", err)
+			return nil, fmt.Errorf("linux.resources: rootless, these limits cannot be applied (%w), and rt never drops a limit: remove them from config.json (rt import and rt spec --rootless write none), or run rt as root; %s", err, notDelegatedHint)
 		}
 		if p.cg.Owned(p.c.cgroupOwner()) {
 			_ = p.cg.Destroy()
@@ -593,8 +603,17 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 		}
 		return nil
 	}
-	if err := write("uid_map", l.UIDMappings); err != nil {
+	// More than the caller's own id: through newuidmap/newgidmap
+	// (userns_linux.go).
+	if needsMapHelper(l.UIDMappings, os.Geteuid()) {
+		if err := runMapHelper(0, pid, l.UIDMappings); err != nil {
+			return err
+		}
+	} else if err := write("uid_map", l.UIDMappings); err != nil {
 		return err
+	}
+	if needsMapHelper(l.GIDMappings, os.Getegid()) {
+		return runMapHelper(1, pid, l.GIDMappings)
 	}
 	// An unprivileged caller may map its own gid only with setgroups(2)
 	// disabled in the namespace.
