@@ -59,13 +59,13 @@ func Create(o CreateOpts) (_ *CreateResult, retErr error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(o.Root, 0o711); err != nil {
-		return nil, fmt.Errorf("state root %s: %w", o.Root, err)
+		return nil, rootlessRootHint(fmt.Errorf("state root %s: %w", o.Root, err))
 	}
 	// The directory appears locked (see makeContainerDir) and stays open:
 	// it is the container's identity for the rest of this command.
 	dirf, err := makeContainerDir(o.Root, o.ID)
 	if err != nil {
-		return nil, err
+		return nil, rootlessRootHint(err)
 	}
 	dir := filepath.Join(o.Root, o.ID)
 	c := &Container{dir: dir, dirf: dirf, locked: true, creating: true, state: State{

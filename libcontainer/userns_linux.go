@@ -70,11 +70,14 @@ func readSubIDs(file string, match func(user.SubID) bool) ([]user.SubID, error) 
 // MapHelper finds newuidmap or newgidmap: in $PATH, or /usr/bin (a user's
 // PATH may lack it).
 func MapHelper(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
+	// RT_TEST_NO_MAP_HELPERS (tests only): act as if uidmap were not
+	// installed, to check what a user without it is told.
+	noHelpers := os.Getenv("RT_TEST_NO_MAP_HELPERS") != ""
+	if p, err := exec.LookPath(name); err == nil && !noHelpers {
 		return p, nil
 	}
 	p := "/usr/bin/" + name
-	if _, err := os.Stat(p); err != nil {
+	if _, err := os.Stat(p); err != nil || noHelpers {
 		return "", fmt.Errorf("%s not found: install the uidmap package (it provides newuidmap and newgidmap)", name)
 	}
 	return p, nil
@@ -152,7 +155,13 @@ var idMapKinds = []struct {
 // is neither the caller's own nor in its subordinate ranges. newuidmap
 // would refuse them too, with a message that does not name the field.
 func checkRootlessMaps(spec *specs.Spec) error {
-	if os.Geteuid() == 0 || spec.Linux == nil || !createsNS(spec, specs.UserNamespace) {
+	if spec.Linux == nil || !createsNS(spec, specs.UserNamespace) {
+		return nil
+	}
+	if err := checkUserMapped(spec); err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 {
 		return nil
 	}
 	own := []int{os.Geteuid(), os.Getegid()}
@@ -185,6 +194,38 @@ func checkRootlessMaps(spec *specs.Spec) error {
 		}
 	}
 	return nil
+}
+
+// checkUserMapped refuses a process user the namespace's maps lack: the
+// kernel's EINVAL from setresuid would not say which id or why (a rootless
+// import without subordinate ids maps only root).
+func checkUserMapped(spec *specs.Spec) error {
+	if spec.Process == nil {
+		return nil
+	}
+	u, l := spec.Process.User, spec.Linux
+	hint := "; map it (rootless: add subordinate ids, then import again) or run as a mapped user (rt run --user 0:0)"
+	if !idMapped(u.UID, l.UIDMappings) {
+		return fmt.Errorf("process.user.uid %d is not mapped by linux.uidMappings%s", u.UID, hint)
+	}
+	if !idMapped(u.GID, l.GIDMappings) {
+		return fmt.Errorf("process.user.gid %d is not mapped by linux.gidMappings%s", u.GID, hint)
+	}
+	for _, g := range u.AdditionalGids {
+		if !idMapped(g, l.GIDMappings) {
+			return fmt.Errorf("process.user.additionalGids: %d is not mapped by linux.gidMappings%s", g, hint)
+		}
+	}
+	return nil
+}
+
+func idMapped(id uint32, maps []specs.LinuxIDMapping) bool {
+	for _, m := range maps {
+		if id >= m.ContainerID && id-m.ContainerID < m.Size {
+			return true
+		}
+	}
+	return false
 }
 
 func inRanges(m specs.LinuxIDMapping, ranges []user.SubID) bool {
@@ -239,3 +280,19 @@ func runMapHelper(kind, pid int, maps []specs.LinuxIDMapping) error {
 // notDelegatedHint says why a rootless container has no cgroup and what
 // would give it one.
 const notDelegatedHint = "the cgroup tree is not delegated to you (cgroup v1 never is); on cgroup v2, set linux.cgroupsPath to a cgroup inside a subtree delegated to you (systemd: Delegate=yes)"
+
+// WriteIDMaps writes the maps of pid, a process that has just made a user
+// namespace, as a container's are written: directly when the caller may,
+// else through newuidmap/newgidmap. rt import uses it for its own namespace.
+func WriteIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
+	return writeIDMaps(pid, &specs.Linux{UIDMappings: uids, GIDMappings: gids})
+}
+
+// rootlessRootHint adds to a state root a non-root caller may not write
+// (root's /run/rt) where its own is.
+func rootlessRootHint(err error) error {
+	if os.Geteuid() != 0 && errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("%w (as non-root, rt keeps state in $XDG_RUNTIME_DIR/rt: set XDG_RUNTIME_DIR, or pass --root DIR)", err)
+	}
+	return err
+}
