@@ -106,6 +106,7 @@ func RootlessMappings() (uids, gids []specs.LinuxIDMapping, why string) {
 		for _, h := range []string{"newuidmap", "newgidmap"} {
 			if _, err := MapHelper(h); err != nil {
 				why = err.Error()
+				break
 			}
 		}
 	}
