@@ -571,3 +571,62 @@ func TestRootlessImportHostile(t *testing.T) {
 		}
 	}
 }
+
+// podman rootless runs busybox with rt as its runtime, as with runc: it
+// runs rt as root of its own user namespace (rootless.go: state under
+// $XDG_RUNTIME_DIR, no cgroup rights, device nodes bound). Skipped where
+// podman is not installed (make deps does not install it).
+func TestRootlessPodman(t *testing.T) {
+	fixtures := importFixtures(t)
+	podman, err := exec.LookPath("podman")
+	if err != nil {
+		t.Skip("podman not installed")
+	}
+	r := newRootlessEnv(t, rootlessUserName)
+	// podman leaves a pause process holding its user namespace: kill the
+	// user's processes, by pid, once the test is over.
+	t.Cleanup(func() { killUserProcesses(r.u.uid) })
+	archive := filepath.Join(r.home, "busybox.tar")
+	b, err := os.ReadFile(filepath.Join(fixtures, "busybox.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(archive, b, 0o644)
+	podmanRun := func(args ...string) (string, error) {
+		cmd := exec.Command(podman, append([]string{"--cgroup-manager=cgroupfs", "--events-backend=file", "--runtime", r.rt}, args...)...)
+		cmd.Dir = r.home
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + r.home, "USER=" + r.u.name, "LOGNAME=" + r.u.name, "XDG_RUNTIME_DIR=" + r.xdg}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(r.u.uid), Gid: uint32(r.u.gid), Groups: []uint32{}}}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := podmanRun("load", "-i", archive); err != nil {
+		t.Fatalf("podman load: %v\n%s", err, out)
+	}
+	out, err := podmanRun("run", "--rm", "--network", "none", "rt-fixture/busybox:latest", "sh", "-c", "id -u; cat /proc/self/uid_map")
+	if err != nil {
+		t.Fatalf("podman --runtime rt run: %v\n%s", err, out)
+	}
+	if f := strings.Fields(out); len(f) != 7 || f[0] != "0" || f[2] != strconv.Itoa(r.u.uid) || f[5] != strconv.Itoa(rootlessSubStart) {
+		t.Errorf("podman --runtime rt printed %q; want root mapped to %d, then the subordinate range", out, r.u.uid)
+	}
+	if _, err := os.Stat(filepath.Join(r.xdg, "rt")); err != nil {
+		t.Errorf("rt's state not under the user's $XDG_RUNTIME_DIR: %v", err)
+	}
+}
+
+// killUserProcesses SIGKILLs, by pid, every process of uid (a user the
+// tests made).
+func killUserProcesses(uid int) {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+e.Name(), &st) == nil && int(st.Uid) == uid {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}

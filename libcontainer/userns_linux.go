@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/moby/sys/user"
+	"github.com/moby/sys/userns"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -297,3 +298,8 @@ func rootlessRootHint(err error) error {
 	}
 	return err
 }
+
+// inUserNS: rt itself runs in a user namespace other than the host's
+// (podman rootless runs its runtime as root of its own): mknod is refused
+// there as in a container's, so device nodes are bound from the host.
+func inUserNS() bool { return userns.RunningInUserNS() }
