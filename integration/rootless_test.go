@@ -65,6 +65,25 @@ func makeRootlessUsers() string {
 			return tool + " not installed (make deps installs uidmap)"
 		}
 	}
+	// usermod --add-subuids needs /etc/subuid and /etc/subgid to exist:
+	// make them where missing, and remove them (and the "-" backups the
+	// shadow tools write) at the end if they are empty again.
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		if _, err := os.Stat(f); os.IsNotExist(err) {
+			if err := os.WriteFile(f, nil, 0o644); err != nil {
+				return fmt.Sprintf("make %s: %v", f, err)
+			}
+			_, berr := os.Stat(f + "-")
+			rootlessCleanup = append(rootlessCleanup, func() {
+				if st, err := os.Stat(f); err == nil && st.Size() == 0 {
+					os.Remove(f)
+					if os.IsNotExist(berr) {
+						os.Remove(f + "-")
+					}
+				}
+			})
+		}
+	}
 	rootlessUsers = map[string]*testUser{}
 	for _, name := range []string{rootlessUserName, rootlessNosubName} {
 		if _, err := exec.Command("id", "-u", name).Output(); err != nil {
@@ -241,8 +260,14 @@ func TestRootlessImportOwnership(t *testing.T) {
 		t.Fatalf("busybox as %s printed %q; want uid 0, mapped to %d, then 1 -> %d (%d ids)", r.u.name, out, r.u.uid, rootlessSubStart, rootlessSubCount)
 	}
 
+	// From stdin, which the import in the user namespace reads.
 	lb := filepath.Join(r.home, "l")
-	if _, errs, code := r.run(nil, "", "import", filepath.Join(fixtures, "layers.tar"), lb); code != 0 || errs != "" {
+	archive, err := os.Open(filepath.Join(fixtures, "layers.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer archive.Close()
+	if _, errs, code := r.run(archive, "", "import", "-", lb); code != 0 || errs != "" {
 		t.Fatalf("import layers: exit %d, stderr %q (want 0 and no warning)", code, errs)
 	}
 	spec := importReadSpec(t, lb)
