@@ -7,7 +7,7 @@ VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)
 EXAMPLE   := $(CURDIR)/.cache/example
-DEB_PKGS  := busybox-static bats jq runc time file libseccomp-dev gawk
+DEB_PKGS  := busybox-static bats jq runc time file libseccomp-dev gawk uidmap
 TAGS      := seccomp urfave_cli_no_docs
 BENCH_PKGS := umoci skopeo
 

@@ -84,6 +84,10 @@ EXAMPLE:
 			opts.Spec.Entrypoint = &ep
 		}
 
+		// An ordinary user's import (import_userns.go).
+		if err := rootlessImport(&opts); err != nil {
+			return err
+		}
 		src, name, err := openArchive("import", args[0])
 		if err != nil {
 			return err

@@ -122,12 +122,11 @@ func init() {
 	}
 }
 
-// defaultRootDir follows runc: /run/rt for root, $XDG_RUNTIME_DIR/rt otherwise.
+// defaultRootDir follows runc: /run/rt for root, $XDG_RUNTIME_DIR/rt
+// otherwise (rootless.go: also for podman rootless's user namespace).
 func defaultRootDir() string {
-	if os.Geteuid() != 0 {
-		if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
-			return filepath.Join(xdg, "rt")
-		}
+	if honorXDGRuntimeDir() {
+		return filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "rt")
 	}
 	return defaultRoot
 }

@@ -165,7 +165,7 @@ func createContainer(c *cli.Context, detach bool) (_ *libcontainer.CreateResult,
 	var rootless bool
 	switch v := c.String("rootless"); v {
 	case "auto":
-		rootless = os.Geteuid() != 0
+		rootless = rootlessAuto()
 	case "true", "false":
 		rootless = v == "true"
 	default:

@@ -18,6 +18,10 @@ import (
 // the host (a user's, another test run's) never fail the suite.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	// Users, ranges and files rootless_test.go made, last made first.
+	for i := len(rootlessCleanup) - 1; i >= 0; i-- {
+		rootlessCleanup[i]()
+	}
 	for _, p := range ourCgroups() {
 		fmt.Fprintf(os.Stderr, "cgroup left behind by the tests: %s\n", p)
 		code = 1

@@ -57,13 +57,13 @@ func Create(o CreateOpts) (_ *CreateResult, retErr error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(o.Root, 0o711); err != nil {
-		return nil, fmt.Errorf("state root %s: %w", o.Root, err)
+		return nil, rootlessRootHint(fmt.Errorf("state root %s: %w", o.Root, err))
 	}
 	// The directory appears locked (see makeContainerDir) and stays open:
 	// it is the container's identity for the rest of this command.
 	dirf, err := makeContainerDir(o.Root, o.ID)
 	if err != nil {
-		return nil, err
+		return nil, rootlessRootHint(err)
 	}
 	dir := filepath.Join(o.Root, o.ID)
 	c := &Container{dir: dir, dirf: dirf, locked: true, creating: true, state: State{
@@ -145,6 +145,16 @@ func makeExecFifo(path string, spec *specs.Spec) error {
 	if uid == os.Geteuid() && gid == os.Getegid() {
 		return nil
 	}
+	if os.Geteuid() != 0 {
+		// Rootless, the container's user is a subordinate id the caller
+		// cannot give files to: it (as other, or through the caller's
+		// group) may open the fifo for writing, runc's 0622. Other users
+		// still cannot reach it: the container's directory is 0700.
+		if err := os.Chmod(path, 0o622); err != nil {
+			return fmt.Errorf("exec fifo: %w", err)
+		}
+		return nil
+	}
 	if err := os.Chown(path, uid, gid); err != nil {
 		return fmt.Errorf("exec fifo: owner %d:%d: %w", uid, gid, err)
 	}
@@ -216,7 +226,7 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 			return nil, fmt.Errorf("cgroup %s: %w", p.cg.Path(), err)
 		}
 		if cgroups.HasLimits(spec.Linux.Resources) {
-			return nil, fmt.Errorf("linux.resources: limits need cgroup rights a rootless caller lacks: %w", err)
+			return nil, fmt.Errorf("linux.resources: rootless, these limits cannot be applied (%w), and rt never drops a limit: remove them from config.json (rt import and rt spec --rootless write none), or run rt as root; %s", err, notDelegatedHint)
 		}
 		if p.cg.Owned(p.c.cgroupOwner()) {
 			_ = p.cg.Destroy()

@@ -66,7 +66,7 @@ type rootfsSetup struct {
 // prepareRootfs runs every step before pivot_root: propagation, the rootfs
 // bind, config mounts, /dev.
 func prepareRootfs(cfg *initConfig) (*rootfsSetup, error) {
-	s := &rootfsSetup{cfg: cfg, spec: cfg.Spec, rootfs: cfg.Rootfs, userns: hasNS(cfg.Spec, specs.UserNamespace)}
+	s := &rootfsSetup{cfg: cfg, spec: cfg.Spec, rootfs: cfg.Rootfs, userns: hasNS(cfg.Spec, specs.UserNamespace) || inUserNS()}
 	// Without a mount namespace of its own the container's mounts go into
 	// the host's, below the rootfs only: the host's propagation is left as
 	// it is, and delete unmounts them (unmountRootfs).

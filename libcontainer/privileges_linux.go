@@ -13,8 +13,12 @@ import (
 // CheckPrivileges refuses, before anything is created, a bundle the caller
 // cannot run: without a user namespace of its own, creating the other
 // namespaces needs CAP_SYS_ADMIN, and the kernel's bare EPERM from
-// unshare(2) would not say what to do.
+// unshare(2) would not say what to do. With a user namespace, it refuses
+// id maps a non-root caller cannot have written (checkRootlessMaps).
 func CheckPrivileges(spec *specs.Spec) error {
+	if err := checkRootlessMaps(spec); err != nil {
+		return err
+	}
 	if os.Geteuid() == 0 || spec.Linux == nil || hasNS(spec, specs.UserNamespace) || len(spec.Linux.Namespaces) == 0 {
 		return nil
 	}

@@ -303,8 +303,17 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 		}
 		return nil
 	}
-	if err := write("uid_map", l.UIDMappings); err != nil {
+	// More than the caller's own id: through newuidmap/newgidmap
+	// (userns_linux.go).
+	if needsMapHelper(l.UIDMappings, os.Geteuid()) {
+		if err := runMapHelper(0, pid, l.UIDMappings); err != nil {
+			return err
+		}
+	} else if err := write("uid_map", l.UIDMappings); err != nil {
 		return err
+	}
+	if needsMapHelper(l.GIDMappings, os.Getegid()) {
+		return runMapHelper(1, pid, l.GIDMappings)
 	}
 	// An unprivileged caller may map its own gid only with setgroups(2)
 	// disabled in the namespace.

@@ -23,7 +23,8 @@ func (c *Container) requireCgroup() (cgroups.Manager, error) {
 		return nil, err
 	}
 	if cg == nil {
-		return nil, fmt.Errorf("container %s has no cgroup", c.state.ID)
+		// Only a rootless container runs without one (create_linux.go).
+		return nil, fmt.Errorf("container %s has no cgroup: it was created rootless where %s", c.state.ID, notDelegatedHint)
 	}
 	return cg, nil
 }

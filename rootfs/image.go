@@ -492,6 +492,9 @@ type UnpackOptions struct {
 	Warn func(string) // notes about what was skipped; may be nil
 	// MaxBytes bounds the total size of the files unpacked (0: no bound).
 	MaxBytes int64
+	// Losses, if not nil, makes the unpack rootless: what cannot be kept
+	// on disk is counted there, not warned about one kind at a time.
+	Losses *LossReport
 }
 
 // MaxLayers is the most layers an image may have. Docker refuses more than
@@ -514,6 +517,7 @@ func (img *Image) Unpack(ctx context.Context, dir string, opts UnpackOptions) er
 	}
 	defer u.Close()
 	u.limit = opts.MaxBytes
+	u.losses = opts.Losses
 	for i, l := range img.Layers {
 		if err := img.applyLayer(ctx, u, l); err != nil {
 			return fmt.Errorf("layer %d/%d (%q): %w", i+1, len(img.Layers), l.Member, err)

@@ -21,6 +21,9 @@ type Options struct {
 	Warn  func(string) // notes about skipped things; may be nil
 	// MaxSize bounds the total size of the unpacked files (0: no bound).
 	MaxSize int64
+	// RootlessWhy, for a rootless import (Spec.UIDMappings set) with a
+	// single-id map, says why there are no more ids and what to do.
+	RootlessWhy string
 }
 
 // Import turns the archive read from src (name is used in errors) into an
@@ -81,7 +84,11 @@ func doImport(ctx context.Context, src io.Reader, name, dir string, opts Options
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
 		return nil, err
 	}
-	if err := img.Unpack(ctx, rootfs, UnpackOptions{Warn: warn, MaxBytes: opts.MaxSize}); err != nil {
+	var losses *LossReport
+	if len(opts.Spec.UIDMappings) > 0 {
+		losses = &LossReport{}
+	}
+	if err := img.Unpack(ctx, rootfs, UnpackOptions{Warn: warn, MaxBytes: opts.MaxSize, Losses: losses}); err != nil {
 		return nil, err
 	}
 	if err := os.RemoveAll(spoolDir); err != nil {
@@ -90,6 +97,9 @@ func doImport(ctx context.Context, src io.Reader, name, dir string, opts Options
 	spec, err := RuntimeSpec(rootfs, &img.Config, opts.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	if losses != nil {
+		warnRootless(warn, losses, spec, opts.RootlessWhy)
 	}
 	if len(spec.Process.Args) == 0 {
 		warn("the image has no Entrypoint or Cmd: give one after -- or set process.args in config.json")

@@ -75,6 +75,9 @@ type Unpacker struct {
 	// made at one of these paths must be opaque.
 	whiteouts map[string]bool
 	progress  func(int64) // told the blob bytes read; may be nil
+	// losses, for a rootless unpack, counts what cannot be kept
+	// (userns.go) instead of failing or warning once per kind.
+	losses *LossReport
 }
 
 // NewOverlayUnpacker is NewUnpacker in overlay mode: dir receives one
@@ -292,6 +295,7 @@ func (u *Unpacker) file(pfd int, base string, hdr *tar.Header, r io.Reader) erro
 	// Created by us in pfd, the file has our uid, the gid newFileGid
 	// says and mode&^umask: only what differs needs a syscall.
 	chown := u.chown && (hdr.Uid != u.uid || hdr.Gid != u.newFileGid(pfd))
+	u.lostOwner(hdr)
 	chmod := mode&0o7000 != 0 || mode&u.umask != 0
 	if err := u.writeFile(fd, hdr, r, chown, chmod); err != nil {
 		unix.Close(fd)
@@ -330,7 +334,9 @@ func (u *Unpacker) writeFile(fd int, hdr *tar.Header, r io.Reader, chown, chmod 
 	// security.capability.
 	if chown {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-			return fmt.Errorf("chown: %w", err)
+			if err := u.chownFailed(hdr, err); err != nil {
+				return err
+			}
 		}
 	}
 	if chmod {
@@ -438,6 +444,10 @@ func (u *Unpacker) node(pfd int, base string, hdr *tar.Header) error {
 	if errors.Is(err, unix.EPERM) && hdr.Typeflag != tar.TypeFifo && (!u.chown || userns.RunningInUserNS()) {
 		// Only the real root may make device nodes; the runtime provides
 		// /dev anyway (containerd and moby skip them the same way).
+		if u.losses != nil {
+			u.lostDevice(hdr)
+			return nil
+		}
 		u.warnOnce("mknod", fmt.Sprintf("device nodes skipped (no privilege for mknod), e.g. %q", hdr.Name))
 		return nil
 	}
@@ -453,8 +463,12 @@ func (u *Unpacker) node(pfd int, base string, hdr *tar.Header) error {
 func (u *Unpacker) meta(pfd int, base string, hdr *tar.Header, chmod bool) error {
 	if u.chown {
 		if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("chown: %w", err)
+			if err := u.chownFailed(hdr, err); err != nil {
+				return err
+			}
 		}
+	} else {
+		u.lostOwner(hdr)
 	}
 	if chmod {
 		if err := unix.Fchmodat(pfd, base, uint32(hdr.Mode&0o7777), 0); err != nil {
@@ -496,6 +510,10 @@ func (u *Unpacker) setXattrs(hdr *tar.Header, set func(string, []byte) error) er
 		case err == nil:
 		case errors.Is(err, unix.ENOTSUP):
 			u.warnOnce("xattr-"+name, fmt.Sprintf("xattr %q not supported by the filesystem; dropped (first on %q)", name, hdr.Name))
+		case errors.Is(err, unix.EPERM) && u.losses != nil:
+			// A rootless unpack: also in its user namespace, trusted.*
+			// and the like need the host's root.
+			u.lostXattr(name)
 		case errors.Is(err, unix.EPERM) && !u.chown:
 			u.warnOnce("xattr-"+name, fmt.Sprintf("xattr %q needs root; dropped (first on %q)", name, hdr.Name))
 		default:

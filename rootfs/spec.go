@@ -22,6 +22,9 @@ type SpecOptions struct {
 	Entrypoint  *[]string // replace the image's Entrypoint and drop its Cmd (docker run --entrypoint)
 	Terminal    bool      // process.terminal
 	HostNetwork bool      // share the host's network namespace and its resolv.conf and hosts
+	// UIDMappings and GIDMappings, if set, make the bundle rootless: a
+	// user namespace with these maps (userns.go).
+	UIDMappings, GIDMappings []specs.LinuxIDMapping
 }
 
 // DefaultPath is the PATH Docker gives a container whose image sets none.
@@ -109,6 +112,9 @@ func RuntimeSpec(rootfsDir string, cfg *ispec.Image, opts SpecOptions) (*specs.S
 		for _, f := range []string{"/etc/resolv.conf", "/etc/hosts"} {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: f, Type: "bind", Source: f, Options: []string{"bind", "ro"}})
 		}
+	}
+	if len(opts.UIDMappings) > 0 {
+		rootlessSpec(s, opts)
 	}
 	return s, nil
 }
