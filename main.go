@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"github.com/rt-project/rt/libcontainer"
@@ -173,6 +174,27 @@ func setupLog(c *cli.Context) error {
 		}
 		logOut = f
 		logToFile = true
+	}
+	// runc's helper packages (the systemd driver's unit handling) log
+	// through logrus: their lines go through rt's logger instead of
+	// logrus's own format on stderr.
+	logrus.SetOutput(io.Discard)
+	if logDebug {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
+	logrus.AddHook(logrusHook{})
+	return nil
+}
+
+type logrusHook struct{}
+
+func (logrusHook) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (logrusHook) Fire(e *logrus.Entry) error {
+	if e.Level <= logrus.WarnLevel {
+		warn(e.Message)
+	} else {
+		logf("debug", "%s", e.Message)
 	}
 	return nil
 }
