@@ -46,6 +46,7 @@ CGO_ENABLED=0 $GO test -c -o "$cache/integration.test" ./integration/
 # cgo: runc's specconv (the systemd driver's rules) needs it; static for the guest.
 CGO_ENABLED=1 $GO test -c -tags "netgo osusergo" -ldflags "-linkmode external -extldflags -static" -o "$cache/cgroups.test" ./libcontainer/cgroups/
 CGO_ENABLED=0 $GO build -o "$cache/fdthief" ./integration/testdata/fdthief
+CGO_ENABLED=0 $GO build -o "$cache/mkimage" ./bench/import/mkimage
 
 # The guest's root.
 root=$cache/root
@@ -84,6 +85,7 @@ printf 'root:x:0:\ntty:x:5:\nnobody:x:65534:\n' >"$root/etc/group"
 : >"$root/etc/fstab"
 cp "$RT" "$root/usr/local/bin/rt"
 cp "$cache/fdthief" "$root/usr/local/bin/fdthief"
+cp "$cache/mkimage" "$root/usr/local/bin/mkimage"
 cp "$cache/integration.test" "$root/repo/integration.test"
 mkdir -p "$root/repo/libcontainer/cgroups"
 [ -n "${VM_NO_UNIT:-}" ] || cp "$cache/cgroups.test" "$root/repo/cgroups.test"
@@ -93,14 +95,17 @@ rm -rf "$root/repo/integration/conformance"
 if [ -d "$repo/../shared/images" ]; then
 	mkdir -p "$root/shared" && cp -a "$repo/../shared/images" "$root/shared/images"
 fi
-# fuse, a module of this kernel, for the /dev/fuse device filter tests.
+# Modules of this kernel the tests need: fuse (the /dev/fuse device filter
+# tests) and overlay (rt run --image, the image store's tests).
 mkdir -p "$root/lib/modules"
-for ko in $(find "$cache/kernel/lib/modules" -name 'fuse.ko*'); do
-	case $ko in
-	*.xz) xz -dc "$ko" ;;
-	*.zst) zstd -dc "$ko" ;;
-	*) cat "$ko" ;;
-	esac >"$root/lib/modules/fuse.ko" || rm -f "$root/lib/modules/fuse.ko"
+for mod in fuse overlay; do
+	for ko in $(find "$cache/kernel/lib/modules" -name "$mod.ko*"); do
+		case $ko in
+		*.xz) xz -dc "$ko" ;;
+		*.zst) zstd -dc "$ko" ;;
+		*) cat "$ko" ;;
+		esac >"$root/lib/modules/$mod.ko" || rm -f "$root/lib/modules/$mod.ko"
+	done
 done
 cp tests/vm/init "$root/init"
 printf '%s\n' "${VM_PRE:-}" >"$root/vm-pre"
