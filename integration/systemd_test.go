@@ -190,3 +190,53 @@ func TestSystemdPathErrors(t *testing.T) {
 		}
 	}
 }
+
+// podman, a client that passes --systemd-cgroup itself (its cgroup manager
+// on a systemd host), runs a busybox image with rt: the exit status comes
+// back and the container is in podman's libpod-<id>.scope.
+func TestSystemdPodman(t *testing.T) {
+	requireSystemd(t)
+	podman, err := exec.LookPath("podman")
+	if err != nil {
+		t.Skip("podman not installed here (make test-systemd's guest has it)")
+	}
+	archive := filepath.Join(repoRoot(), "..", "shared", "images", "busybox.tar")
+	if _, err := os.Stat(archive); err != nil {
+		t.Skipf("no busybox archive: %v", err)
+	}
+	dir := t.TempDir()
+	base := []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"),
+		"--storage-driver", "vfs", "--runtime", rtBin(t), "--cgroup-manager", "systemd", "--events-backend", "file"}
+	pm := func(args ...string) (string, int) {
+		cmd := exec.Command(podman, append(append([]string{}, base...), args...)...)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out), ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("podman %v: %v", args, err)
+		}
+		return string(out), 0
+	}
+	t.Cleanup(func() { pm("rm", "-af") })
+	if out, code := pm("load", "-i", archive); code != 0 {
+		t.Fatalf("podman load: exit %d: %s", code, out)
+	}
+	out, code := pm("run", "--rm", "--network", "none", "--cgroupns", "host", "busybox", "sh", "-c", "cat /proc/self/cgroup; exit 7")
+	if code != 7 || !strings.Contains(out, "/libpod-") || !strings.Contains(out, ".scope") {
+		t.Fatalf("podman run: exit %d (want 7), output %q (want a libpod-<id>.scope cgroup)", code, out)
+	}
+	out, code = pm("run", "-d", "--network", "none", "busybox", "sleep", "300")
+	id := strings.TrimSpace(out)
+	if code != 0 || len(id) != 64 {
+		t.Fatalf("podman run -d: exit %d: %s", code, out)
+	}
+	if got := unitProp(t, "libpod-"+id+".scope", "ActiveState"); got != "active" {
+		t.Errorf("libpod-%s.scope ActiveState = %q", id, got)
+	}
+	if out, code := pm("rm", "-f", id); code != 0 {
+		t.Fatalf("podman rm -f: exit %d: %s", code, out)
+	}
+	if got := unitProp(t, "libpod-"+id+".scope", "LoadState"); got != "not-found" {
+		t.Errorf("libpod-%s.scope LoadState after rm = %q, want not-found", id, got)
+	}
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/vm/systemd.sh: run the systemd cgroup driver tests (integration/
 # systemd_test.go, `rt --systemd-cgroup`) on a host that boots systemd as PID
-# 1 on pure cgroup v2: Debian 12 (debootstrap minbase with systemd and dbus)
+# 1 on pure cgroup v2: Debian 12 (debootstrap minbase with systemd, dbus and podman)
 # in a qemu guest (TCG) with Debian's cloud kernel. `make test-systemd` runs
 # it; it exits with the tests' status and prints their output.
 #
@@ -34,20 +34,21 @@ vm_static_rt
 vm_host_tools debootstrap busybox-static
 vm_kernel
 
+# podman: a client that drives rt with --systemd-cgroup (TestSystemdPodman).
+pkgs=systemd,systemd-sysv,dbus,jq,busybox-static,podman,netavark
 base=$cache/systemd-base
-if [ ! -e "$base/.complete" ]; then
+if [ "$(cat "$base/.complete" 2>/dev/null)" != "$pkgs" ]; then
 	mirror=${DEBIAN_MIRROR:-$(awk '/^URIs:/ {print $2; exit} /^deb / {print $2; exit}' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true)}
 	mirror=${mirror:-http://deb.debian.org/debian}
-	log "debootstrap bookworm (minbase, systemd, dbus) from $mirror"
+	log "debootstrap bookworm (minbase, $pkgs) from $mirror"
 	rm -rf "$base" "$base.tmp"
-	if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,jq,busybox-static \
-		bookworm "$base.tmp" "$mirror" >"$cache/debootstrap.log" 2>&1; then
+	if ! debootstrap --variant=minbase --include="$pkgs" bookworm "$base.tmp" "$mirror" >"$cache/debootstrap.log" 2>&1; then
 		tail -20 "$cache/debootstrap.log" >&2
 		log "debootstrap failed (log: $cache/debootstrap.log)"
 		exit 1
 	fi
 	rm -rf "$base.tmp"/usr/share/{doc,man,info,locale} "$base.tmp"/var/cache/apt/* "$base.tmp"/var/lib/apt/lists/*
-	mv "$base.tmp" "$base" && : >"$base/.complete"
+	mv "$base.tmp" "$base" && echo "$pkgs" >"$base/.complete"
 fi
 
 log "building the integration tests"
@@ -64,6 +65,9 @@ cp -a integration "$root/repo/integration"
 rm -rf "$root/repo/integration/conformance"
 mkdir -p "$root/opt/busybox-bin" && cp /bin/busybox "$root/opt/busybox-bin/busybox"
 for a in $(/bin/busybox --list); do [ -e "$root/opt/busybox-bin/$a" ] || ln -s busybox "$root/opt/busybox-bin/$a"; done
+if [ -e "$repo/../shared/images/busybox.tar" ]; then
+	mkdir -p "$root/shared/images" && cp "$repo/../shared/images/busybox.tar" "$root/shared/images/"
+fi
 cp tests/vm/systemd-init "$root/init"
 printf '%s\n' "$VM_RUN" >"$root/repo/vm-run"
 echo "-test.v -test.count=1 -test.timeout=$((VM_TIMEOUT - 90))s" >"$root/repo/vm-args"
