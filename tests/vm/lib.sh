@@ -1,6 +1,10 @@
 # tests/vm/lib.sh: what the qemu guests of tests/vm/ share (sourced by run.sh
 # and systemd.sh): host tools, Debian's cloud kernel, the boot and its result.
-# Expects: repo, cache (the cache dir), RT; defines log.
+# Expects: repo, cache (the run's scratch dir), RT; defines log. What is
+# downloaded (the kernel, systemd.sh's Debian tree) is kept across clones in
+# $VM_DOWNLOADS (default ~/.cache/rt-vm), like Go's module cache.
+
+downloads=${VM_DOWNLOADS:-${XDG_CACHE_HOME:-$HOME/.cache}/rt-vm}
 
 log() { echo "${VM_LOG_NAME:-vm}: $*" >&2; }
 
@@ -30,10 +34,10 @@ vm_static_rt() {
 
 # vm_kernel: sets kernel to the current version of Debian's cloud flavour
 # (pure cgroup v2 capable, user/pid/net/time namespaces and seccomp built
-# in), unpacked once into $cache/kernel.
+# in), unpacked once into $downloads/kernel.
 vm_kernel() {
-	mkdir -p "$cache"
-	kernel=$(ls "$cache"/kernel/boot/vmlinuz-* 2>/dev/null | head -1 || true)
+	mkdir -p "$cache" "$downloads"
+	kernel=$(ls "$downloads"/kernel/boot/vmlinuz-* 2>/dev/null | head -1 || true)
 	[ -z "$kernel" ] || return 0
 	local pkg
 	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
@@ -43,11 +47,11 @@ vm_kernel() {
 	fi
 	[ -n "$pkg" ] || { log "no linux-image-cloud-amd64 in apt"; exit 1; }
 	log "fetching $pkg"
-	rm -rf "$cache/deb" "$cache/kernel" && mkdir -p "$cache/deb"
-	(cd "$cache/deb" && apt-get download -q "$pkg" >/dev/null 2>&1) || { (cd "$cache/deb" && apt-get download "$pkg"); exit 1; }
-	dpkg-deb -x "$cache"/deb/"$pkg"_*.deb "$cache/kernel"
-	rm -rf "$cache/deb"
-	kernel=$(ls "$cache"/kernel/boot/vmlinuz-* | head -1)
+	rm -rf "$downloads/deb" "$downloads/kernel" && mkdir -p "$downloads/deb"
+	(cd "$downloads/deb" && apt-get download -q "$pkg" >/dev/null 2>&1) || { (cd "$downloads/deb" && apt-get download "$pkg"); exit 1; }
+	dpkg-deb -x "$downloads"/deb/"$pkg"_*.deb "$downloads/kernel"
+	rm -rf "$downloads/deb"
+	kernel=$(ls "$downloads"/kernel/boot/vmlinuz-* | head -1)
 }
 
 # vm_boot ROOT TIMEOUT MEM CPUS APPEND: pack ROOT as the initramfs, boot it

@@ -99,7 +99,7 @@ fi
 # tests) and overlay (rt run --image, the image store's tests).
 mkdir -p "$root/lib/modules"
 for mod in fuse overlay; do
-	for ko in $(find "$cache/kernel/lib/modules" -name "$mod.ko*"); do
+	for ko in $(find "$downloads/kernel/lib/modules" -name "$mod.ko*"); do
 		case $ko in
 		*.xz) xz -dc "$ko" ;;
 		*.zst) zstd -dc "$ko" ;;

@@ -5,8 +5,8 @@
 # in a qemu guest (TCG) with Debian's cloud kernel. `make test-systemd` runs
 # it; it exits with the tests' status and prints their output.
 #
-# The Debian tree is built once into $VM_CACHE/systemd-base (about a minute,
-# from Debian's mirror); each run hard-links it, adds a static rt, the
+# The Debian tree is built once into $VM_DOWNLOADS/systemd-base (tests/vm/
+# lib.sh; about two minutes, from Debian's mirror); each run copies it, adds a static rt, the
 # integration tests as a static binary and a oneshot unit that runs them
 # once systemd is up, packs it as the initramfs and boots: a stage-1 /init
 # copies the tree onto a tmpfs and switch_roots into systemd (rt pivots into
@@ -36,7 +36,7 @@ vm_kernel
 
 # podman: a client that drives rt with --systemd-cgroup (TestSystemdPodman).
 pkgs=systemd,systemd-sysv,dbus,jq,busybox-static,podman,netavark
-base=$cache/systemd-base
+base=$downloads/systemd-base
 if [ "$(cat "$base/.complete" 2>/dev/null)" != "$pkgs" ]; then
 	mirror=${DEBIAN_MIRROR:-$(awk '/^URIs:/ {print $2; exit} /^deb / {print $2; exit}' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true)}
 	mirror=${mirror:-http://deb.debian.org/debian}
@@ -56,7 +56,7 @@ CGO_ENABLED=0 $GO test -c -o "$cache/integration.test" ./integration/
 
 # The run's root: the base hard-linked (files added, never edited in place).
 root=$cache/systemd-root
-rm -rf "$root" && cp -al "$base" "$root"
+rm -rf "$root" && { cp -al "$base" "$root" 2>/dev/null || { rm -rf "$root" && cp -a "$base" "$root"; }; }
 mkdir -p "$root/repo/tests/lib" "$root/usr/local/bin" "$root/newroot"
 cp "$RT" "$root/usr/local/bin/rt"
 cp "$cache/integration.test" "$root/repo/integration.test"
