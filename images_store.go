@@ -40,7 +40,7 @@ func prepareImage(c *cli.Context, ref, root, id string, hasCmd bool) (*imagestor
 		ct.Unlock()
 		return nil, err
 	}
-	spec, err := rootfs.RuntimeSpec(ct.Rootfs, ct.Config, rootfs.SpecOptions{})
+	spec, err := rootfs.RuntimeSpec(ct.Rootfs, ct.Config, rootfs.SpecOptions{Warn: warn})
 	if err != nil {
 		return fail(fmt.Errorf("image %q: %w", ref, err))
 	}

@@ -94,6 +94,9 @@ func doImport(ctx context.Context, src io.Reader, name, dir string, opts Options
 	if err := os.RemoveAll(spoolDir); err != nil {
 		return nil, err
 	}
+	if opts.Spec.Warn == nil {
+		opts.Spec.Warn = warn
+	}
 	spec, err := RuntimeSpec(rootfs, &img.Config, opts.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)

@@ -6,6 +6,9 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -25,7 +28,14 @@ type SpecOptions struct {
 	// UIDMappings and GIDMappings, if set, make the bundle rootless: a
 	// user namespace with these maps (userns.go).
 	UIDMappings, GIDMappings []specs.LinuxIDMapping
+	Warn                     func(string) // what was left out of the spec; may be nil
 }
+
+// reservedLabelPrefixes: annotations runtimes act on. An image's labels
+// become the bundle's annotations, but an image's author must not set the
+// host's systemd unit properties (org.systemd.property.* with
+// --systemd-cgroup, runc's and rt's) or crun's run.oci.* switches.
+var reservedLabelPrefixes = []string{"org.systemd.property.", "run.oci."}
 
 // DefaultPath is the PATH Docker gives a container whose image sets none.
 const DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -93,8 +103,17 @@ func RuntimeSpec(rootfsDir string, cfg *ispec.Image, opts SpecOptions) (*specs.S
 
 	if len(c.Labels) > 0 || c.StopSignal != "" {
 		s.Annotations = map[string]string{}
+		var dropped []string
 		for k, v := range c.Labels {
+			if slices.ContainsFunc(reservedLabelPrefixes, func(p string) bool { return strings.HasPrefix(k, p) }) {
+				dropped = append(dropped, strconv.Quote(k))
+				continue
+			}
 			s.Annotations[k] = v
+		}
+		if len(dropped) > 0 && opts.Warn != nil {
+			sort.Strings(dropped)
+			opts.Warn(fmt.Sprintf("image labels left out of the annotations (runtimes act on them, an image may not): %s", strings.Join(dropped, ", ")))
 		}
 		if c.StopSignal != "" {
 			s.Annotations[StopSignalAnnotation] = c.StopSignal

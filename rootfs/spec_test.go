@@ -3,6 +3,7 @@ package rootfs
 import (
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	ispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -137,5 +138,28 @@ func TestRuntimeSpec(t *testing.T) {
 	cfg.Config.WorkingDir = "/file"
 	if _, err := RuntimeSpec(dir, cfg, SpecOptions{}); err == nil {
 		t.Error("WorkingDir that is a file must fail")
+	}
+}
+
+// An image's labels in the namespaces runtimes act on do not become
+// annotations: with --systemd-cgroup, org.systemd.property.* would set the
+// host's unit properties (say Slice=, out of the limits), and crun reads
+// run.oci.*. One warning names them.
+func TestRuntimeSpecReservedLabels(t *testing.T) {
+	dir := specRootfs(t)
+	cfg := &ispec.Image{}
+	cfg.Config = ispec.ImageConfig{Cmd: []string{"sh"}, Labels: map[string]string{
+		"org.systemd.property.Slice": "'-.slice'", "run.oci.keep_original_groups": "1", "org.example": "x",
+	}}
+	var warnings []string
+	s, err := RuntimeSpec(dir, cfg, SpecOptions{Warn: func(m string) { warnings = append(warnings, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Annotations) != 1 || s.Annotations["org.example"] != "x" {
+		t.Errorf("annotations %v, want only org.example", s.Annotations)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], `"org.systemd.property.Slice", "run.oci.keep_original_groups"`) {
+		t.Errorf("warnings %q", warnings)
 	}
 }
