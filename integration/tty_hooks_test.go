@@ -176,10 +176,41 @@ func TestFailingHook(t *testing.T) {
 		c["hooks"] = map[string]any{"createRuntime": []any{map[string]any{"path": "/bin/false"}}}
 	}, "true")
 	_, errs, code := e.rtIn(b, nil, "create", "hookfail")
-	if code == 0 || !strings.Contains(errs, "createRuntime") {
+	// runc's wording, which callers and runc's tests match.
+	if code == 0 || !strings.Contains(errs, "error running createRuntime hook #0: /bin/false: exit status 1") {
 		t.Fatalf("exit %d, %q", code, errs)
 	}
 	assertGone(t, e, "hookfail", 0)
+}
+
+// A failing startContainer hook fails start with its error and output, and
+// the process does not run. A hook without env gets the process's (runc).
+func TestFailingStartContainerHook(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		obj(c, "process")["env"] = []string{"PATH=/bin", "ONE=two"}
+		c["hooks"] = map[string]any{"startContainer": []any{
+			map[string]any{"path": "/bin/true"},
+			map[string]any{"path": "/bin/sh", "args": []string{"sh", "-c", `echo "ONE=$ONE HOME=$HOME"; exit 3`}},
+		}}
+	}, "echo", "process-ran")
+	out, errs, code := e.rtIn(b, nil, "run", "starthook")
+	if code == 0 || strings.Contains(out, "process-ran") ||
+		!strings.Contains(errs, "error running startContainer hook #1: /bin/sh: exit status 3: ONE=two HOME=/root") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	assertGone(t, e, "starthook", 0)
+}
+
+// A foreground terminal's output to a pipe or file has the program's "\n",
+// not the pty's "\r\n" (runc clears ONLCR too).
+func TestTerminalOutputToFile(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) { obj(c, "process")["terminal"] = true }, "sh", "-c", "echo a; echo b")
+	out, errs, code := e.rtIn(b, ptyStdin(t), "run", "ttyfile")
+	if code != 0 || out != "a\nb\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
 }
 
 // rt on a real terminal: raw mode, the container's pty gets rt's window size
