@@ -330,9 +330,14 @@ func newTTYBridge(master *os.File) (*ttyBridge, error) {
 	return t, nil
 }
 
+// resize gives the container's pty rt's terminal size; a terminal nobody
+// sized (0x0) keeps process.consoleSize.
 func (t *ttyBridge) resize() {
-	if t.current != nil {
-		_ = t.master.ResizeFrom(t.current)
+	if t.current == nil {
+		return
+	}
+	if ws, err := t.current.Size(); err == nil && ws.Height != 0 && ws.Width != 0 {
+		_ = t.master.Resize(ws)
 	}
 }
 

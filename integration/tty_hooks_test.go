@@ -267,3 +267,19 @@ func TestTerminalWindowSize(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGWINCH)
 	read("40 120")
 }
+
+// The process's user owns its terminal (runc); process.consoleSize sizes it
+// when rt's own terminal has no size.
+func TestTerminalOwnerAndConsoleSize(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		p := obj(c, "process")
+		p["terminal"] = true
+		p["user"] = map[string]any{"uid": 1000, "gid": 100}
+		p["consoleSize"] = map[string]any{"height": 10, "width": 110}
+	}, "sh", "-c", "stat -c %u $(tty); stty size")
+	out, errs, code := e.rtIn(b, ptyStdin(t), "run", "ttyowner")
+	if code != 0 || out != "1000\n10 110\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}

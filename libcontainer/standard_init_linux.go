@@ -54,7 +54,7 @@ func standardInit(sock *syncSocket, cfg *initConfig) error {
 		}
 	}
 	if spec.Process != nil && spec.Process.Terminal {
-		if err := setupConsole(sock, true); err != nil {
+		if err := setupConsole(sock, true, spec.Process); err != nil {
 			return err
 		}
 	}
