@@ -417,7 +417,8 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		}
 		return err
 	}
-	if all {
+	// Signal 0 only checks the init: there is nothing to send to the rest.
+	if all && sig != 0 {
 		cg, err := c.cgroup()
 		if err != nil {
 			return err
