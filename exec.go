@@ -160,11 +160,15 @@ func execSpec(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 		if p.Capabilities != nil {
 			cp = *p.Capabilities
 		}
+		// As runc: not inheritable, so a capability given to this process
+		// is not passed on across its children's execve; ambient only when
+		// the config has inheritable capabilities (which ambient needs).
 		cp.Bounding = append(append([]string{}, cp.Bounding...), caps...)
 		cp.Effective = append(append([]string{}, cp.Effective...), caps...)
 		cp.Permitted = append(append([]string{}, cp.Permitted...), caps...)
-		cp.Ambient = append(append([]string{}, cp.Ambient...), caps...)
-		cp.Inheritable = append(append([]string{}, cp.Inheritable...), caps...)
+		if cp.Inheritable != nil {
+			cp.Ambient = append(append([]string{}, cp.Ambient...), caps...)
+		}
 		p.Capabilities = &cp
 	}
 	if c.Bool("no-new-privs") {

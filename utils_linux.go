@@ -307,6 +307,15 @@ func newTTYBridge(master *os.File) (*ttyBridge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pty master: %w", err)
 	}
+	// Output copied to a pipe or a file gets the program's "\n", not the
+	// pty's "\r\n" (runc clears ONLCR too). On rt's terminal, made raw
+	// below (no output processing), the pty's ONLCR is what moves the
+	// cursor back to column 0, so it stays.
+	if !isTerminal(os.Stdout) {
+		if err := console.ClearONLCR(m.Fd()); err != nil {
+			return nil, fmt.Errorf("pty master: clear ONLCR: %w", err)
+		}
+	}
 	t := &ttyBridge{master: m, done: make(chan struct{})}
 	if cur, err := console.ConsoleFromFile(os.Stdin); err == nil {
 		if err := cur.SetRaw(); err == nil {
@@ -321,9 +330,14 @@ func newTTYBridge(master *os.File) (*ttyBridge, error) {
 	return t, nil
 }
 
+// resize gives the container's pty rt's terminal size; a terminal nobody
+// sized (0x0) keeps process.consoleSize.
 func (t *ttyBridge) resize() {
-	if t.current != nil {
-		_ = t.master.ResizeFrom(t.current)
+	if t.current == nil {
+		return
+	}
+	if ws, err := t.current.Size(); err == nil && ws.Height != 0 && ws.Width != 0 {
+		_ = t.master.Resize(ws)
 	}
 }
 

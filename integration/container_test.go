@@ -239,3 +239,17 @@ func TestProcessSettings(t *testing.T) {
 		t.Fatalf("got %q, want %q", out, want)
 	}
 }
+
+// The environment as runc makes it (Docker relies on it): the last value of
+// a variable set twice wins, once; an empty HOME is the user's home from
+// /etc/passwd.
+func TestProcessEnvOverrides(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		obj(c, "process")["env"] = []string{"ONE=two", "PATH=/bin", "HOME=/override", "ONE=three", "HOME="}
+	}, "env")
+	out := e.runOut(b, "envover")
+	if want := "PATH=/bin\nONE=three\nHOME=/root\n"; out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+}

@@ -135,3 +135,22 @@ func TestExecIgnorePausedThenResume(t *testing.T) {
 		t.Fatalf("exec after resume: exit %d %s", code, errs)
 	}
 }
+
+// exec --cap adds to bounding, effective and permitted only, as runc: not
+// inheritable, and ambient only when the config has inheritable ones.
+func TestExecCap(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) { obj(c, "process")["capabilities"] = map[string]any{} }, "sleep", "30")
+	e.mustRT("run", "-d", "-b", b, "execcap")
+	// CAP_KILL is bit 5, CAP_AUDIT_WRITE bit 26.
+	out := e.mustRT("exec", "--cap", "CAP_KILL", "--cap", "CAP_AUDIT_WRITE", "execcap", "grep", "^Cap", "/proc/self/status")
+	want := "CapInh:\t0000000000000000\nCapPrm:\t0000000020000020\nCapEff:\t0000000020000020\nCapBnd:\t0000000020000020\nCapAmb:\t0000000000000000\n"
+	if out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+	// An unknown capability is ignored, with a warning.
+	out, errs, code := e.rt("exec", "--cap", "CAP_NOPE", "execcap", "grep", "^CapEff", "/proc/self/status")
+	if code != 0 || out != "CapEff:\t0000000000000000\n" || !strings.Contains(errs, `ignoring unknown capabilities "CAP_NOPE"`) {
+		t.Fatalf("unknown capability: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}

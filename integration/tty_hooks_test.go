@@ -176,10 +176,41 @@ func TestFailingHook(t *testing.T) {
 		c["hooks"] = map[string]any{"createRuntime": []any{map[string]any{"path": "/bin/false"}}}
 	}, "true")
 	_, errs, code := e.rtIn(b, nil, "create", "hookfail")
-	if code == 0 || !strings.Contains(errs, "createRuntime") {
+	// runc's wording, which callers and runc's tests match.
+	if code == 0 || !strings.Contains(errs, "error running createRuntime hook #0: /bin/false: exit status 1") {
 		t.Fatalf("exit %d, %q", code, errs)
 	}
 	assertGone(t, e, "hookfail", 0)
+}
+
+// A failing startContainer hook fails start with its error and output, and
+// the process does not run. A hook without env gets the process's (runc).
+func TestFailingStartContainerHook(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		obj(c, "process")["env"] = []string{"PATH=/bin", "ONE=two"}
+		c["hooks"] = map[string]any{"startContainer": []any{
+			map[string]any{"path": "/bin/true"},
+			map[string]any{"path": "/bin/sh", "args": []string{"sh", "-c", `echo "ONE=$ONE HOME=$HOME"; exit 3`}},
+		}}
+	}, "echo", "process-ran")
+	out, errs, code := e.rtIn(b, nil, "run", "starthook")
+	if code == 0 || strings.Contains(out, "process-ran") ||
+		!strings.Contains(errs, "error running startContainer hook #1: /bin/sh: exit status 3: ONE=two HOME=/root") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	assertGone(t, e, "starthook", 0)
+}
+
+// A foreground terminal's output to a pipe or file has the program's "\n",
+// not the pty's "\r\n" (runc clears ONLCR too).
+func TestTerminalOutputToFile(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) { obj(c, "process")["terminal"] = true }, "sh", "-c", "echo a; echo b")
+	out, errs, code := e.rtIn(b, ptyStdin(t), "run", "ttyfile")
+	if code != 0 || out != "a\nb\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
 }
 
 // rt on a real terminal: raw mode, the container's pty gets rt's window size
@@ -235,4 +266,20 @@ func TestTerminalWindowSize(t *testing.T) {
 	master.Resize(console.WinSize{Height: 40, Width: 120})
 	cmd.Process.Signal(syscall.SIGWINCH)
 	read("40 120")
+}
+
+// The process's user owns its terminal (runc); process.consoleSize sizes it
+// when rt's own terminal has no size.
+func TestTerminalOwnerAndConsoleSize(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		p := obj(c, "process")
+		p["terminal"] = true
+		p["user"] = map[string]any{"uid": 1000, "gid": 100}
+		p["consoleSize"] = map[string]any{"height": 10, "width": 110}
+	}, "sh", "-c", "stat -c %u $(tty); stty size")
+	out, errs, code := e.rtIn(b, ptyStdin(t), "run", "ttyowner")
+	if code != 0 || out != "1000\n10 110\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
 }

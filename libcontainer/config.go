@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -358,12 +359,22 @@ func validateProcess(p *specs.Process) error {
 	if p.Cwd != "" && !filepath.IsAbs(p.Cwd) {
 		return fmt.Errorf("process.cwd: %q is not an absolute path", p.Cwd)
 	}
+	// An unknown capability is left out with a warning, as runc does: a
+	// config written for a newer kernel or spec still runs, and leaving a
+	// capability out only ever grants less.
 	if c := p.Capabilities; c != nil {
-		for field, set := range map[string][]string{"bounding": c.Bounding, "effective": c.Effective, "permitted": c.Permitted, "inheritable": c.Inheritable, "ambient": c.Ambient} {
-			for _, name := range set {
+		for _, set := range []struct {
+			field string
+			names []string
+		}{{"bounding", c.Bounding}, {"effective", c.Effective}, {"permitted", c.Permitted}, {"inheritable", c.Inheritable}, {"ambient", c.Ambient}} {
+			var unknown []string
+			for _, name := range set.names {
 				if _, err := capFromName(name); err != nil {
-					return fmt.Errorf("process.capabilities.%s: %w", field, err)
+					unknown = append(unknown, strconv.Quote(name))
 				}
+			}
+			if len(unknown) > 0 {
+				warnf("process.capabilities.%s: ignoring unknown capabilities %s", set.field, strings.Join(unknown, ", "))
 			}
 		}
 	}

@@ -68,7 +68,6 @@ func TestValidateSpecNamesTheField(t *testing.T) {
 		}, "hostname"},
 		{func(s *specs.Spec) { s.Mounts = append(s.Mounts, specs.Mount{Destination: "rel/x"}) }, "destination"},
 		{func(s *specs.Spec) { s.Mounts[0].Options = []string{"idmap"} }, "id-mapped"},
-		{func(s *specs.Spec) { s.Process.Capabilities.Bounding = []string{"CAP_NOPE"} }, "process.capabilities.bounding"},
 		{func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOPE"}} }, "process.rlimits[0]"},
 		{func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} }, "linux.uidMappings"},
 		{func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"../x": "1"} }, "linux.sysctl"},
@@ -110,6 +109,19 @@ func TestValidateSpecAllowsWhatRuncAllows(t *testing.T) {
 	}
 	if err := ValidateSpec(s, bundle); err != nil {
 		t.Errorf("hostname in a joined uts namespace: %v", err)
+	}
+	// An unknown capability is ignored with a warning (runc).
+	var warnings []string
+	saved := Warn
+	Warn = func(msg string) { warnings = append(warnings, msg) }
+	defer func() { Warn = saved }()
+	s = specconv.Default(false)
+	s.Process.Capabilities.Bounding = []string{"CAP_NOPE", "CAP_KILL", "NOPE"}
+	if err := ValidateSpec(s, bundle); err != nil {
+		t.Errorf("unknown capability: %v", err)
+	}
+	if want := `process.capabilities.bounding: ignoring unknown capabilities "CAP_NOPE", "NOPE"`; len(warnings) != 1 || warnings[0] != want {
+		t.Errorf("warnings %q, want [%q]", warnings, want)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/containerd/console"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -13,7 +14,7 @@ import (
 // slave the process's controlling terminal and stdio, bind-mounts it on
 // /dev/console (the init only), and sends the master to the parent
 // (message "pty").
-func setupConsole(sock *syncSocket, devConsole bool) error {
+func setupConsole(sock *syncSocket, devConsole bool, p *specs.Process) error {
 	master, slavePath, err := console.NewPty()
 	if err != nil {
 		return fmt.Errorf("allocate pty: %w", err)
@@ -24,6 +25,22 @@ func setupConsole(sock *syncSocket, devConsole bool) error {
 		return fmt.Errorf("open pty %s: %w", slavePath, err)
 	}
 	defer slave.Close()
+	// The size the caller asked for (containerd sets it for exec -t), before
+	// the process can ask for it.
+	if cs := p.ConsoleSize; cs != nil && cs.Height != 0 && cs.Width != 0 {
+		if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(cs.Height), Col: uint16(cs.Width)}); err != nil {
+			return fmt.Errorf("process.consoleSize: %w", err)
+		}
+	}
+	// The process's user owns its terminal, so it can control it (runc
+	// does the same; the group stays devpts's gid= one). Only this pty,
+	// never stdio rt was given. In a user namespace an unmapped owner
+	// refuses it (EINVAL, EPERM): the terminal is then left as it is.
+	if uid := int(p.User.UID); uid != 0 {
+		if err := unix.Fchown(int(slave.Fd()), uid, -1); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("process.user.uid %d: chown pty %s: %w", uid, slavePath, err)
+		}
+	}
 	if devConsole {
 		if err := bindConsole(slave); err != nil {
 			return err

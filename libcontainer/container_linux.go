@@ -417,7 +417,8 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		}
 		return err
 	}
-	if all {
+	// Signal 0 only checks the init: there is nothing to send to the rest.
+	if all && sig != 0 {
 		cg, err := c.cgroup()
 		if err != nil {
 			return err
@@ -500,11 +501,7 @@ func (c *Container) destroy() error {
 	}
 	// A failing poststop hook is only a warning, and the others still run.
 	if c.state.Config != nil && c.state.Config.Hooks != nil {
-		for i, h := range c.state.Config.Hooks.Poststop {
-			if err := runHooks(fmt.Sprintf("poststop #%d", i), []specs.Hook{h}, c.specState(Stopped)); err != nil {
-				warnf("%v", err)
-			}
-		}
+		runHooksWarn("poststop", c.state.Config.Hooks.Poststop, c.specState(Stopped), func(err error) { warnf("%v", err) })
 	}
 	// state.json first: a delete killed half-way leaves a directory
 	// without state, which loads as a container whose creator is gone.

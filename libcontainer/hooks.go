@@ -12,8 +12,16 @@ import (
 )
 
 // runHooks runs each hook in order with the OCI state JSON on stdin, honouring
-// its timeout. The first failure stops the list and is returned.
+// its timeout. The first failure stops the list and is returned, worded as
+// runc words it ("error running prestart hook #1: ..."): callers and runc's
+// tests match that prefix.
 func runHooks(kind string, hooks []specs.Hook, state *specs.State) error {
+	return runHooksEnv(kind, hooks, state, nil)
+}
+
+// runHooksEnv is runHooks where a hook without env of its own gets
+// defaultEnv (nil: an empty environment).
+func runHooksEnv(kind string, hooks []specs.Hook, state *specs.State, defaultEnv []string) error {
 	if len(hooks) == 0 {
 		return nil
 	}
@@ -22,14 +30,33 @@ func runHooks(kind string, hooks []specs.Hook, state *specs.State) error {
 		return err
 	}
 	for i, h := range hooks {
-		if err := runHook(h, data); err != nil {
-			return fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err)
+		if err := runHook(h, data, defaultEnv); err != nil {
+			return hookError(kind, i, h, err)
 		}
 	}
 	return nil
 }
 
-func runHook(h specs.Hook, state []byte) error {
+// runHooksWarn runs every hook, also after a failure, and hands each
+// failure to warn.
+func runHooksWarn(kind string, hooks []specs.Hook, state *specs.State, warn func(error)) {
+	data, err := json.Marshal(state)
+	if err != nil {
+		warn(fmt.Errorf("%s hooks: %w", kind, err))
+		return
+	}
+	for i, h := range hooks {
+		if err := runHook(h, data, nil); err != nil {
+			warn(hookError(kind, i, h, err))
+		}
+	}
+}
+
+func hookError(kind string, i int, h specs.Hook, err error) error {
+	return fmt.Errorf("error running %s hook #%d: %s: %w", kind, i, h.Path, err)
+}
+
+func runHook(h specs.Hook, state []byte, defaultEnv []string) error {
 	ctx := context.Background()
 	if h.Timeout != nil {
 		if *h.Timeout <= 0 {
@@ -48,7 +75,7 @@ func runHook(h specs.Hook, state []byte) error {
 	}
 	cmd.Env = h.Env
 	if cmd.Env == nil {
-		cmd.Env = []string{}
+		cmd.Env = append([]string{}, defaultEnv...)
 	}
 	cmd.Stdin = bytes.NewReader(state)
 	var out bytes.Buffer

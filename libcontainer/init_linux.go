@@ -285,17 +285,12 @@ func setUser(u specs.User) error {
 // lookExecutable resolves args[0] against the container's PATH now, so a
 // missing binary fails `create` with a clear message rather than `start`.
 func lookExecutable(p *specs.Process) (string, []string, error) {
-	env := append([]string{}, p.Env...)
+	env := processEnv(p.Env, func() string { return homeDir(int(p.User.UID)) })
 	path := ""
-	hasHome := false
 	for _, e := range env {
 		if strings.HasPrefix(e, "PATH=") {
 			path = e[5:]
 		}
-		hasHome = hasHome || strings.HasPrefix(e, "HOME=")
-	}
-	if !hasHome {
-		env = append(env, "HOME="+homeDir(int(p.User.UID)))
 	}
 	name := p.Args[0]
 	if strings.Contains(name, "/") {

@@ -7,7 +7,7 @@ package libcontainer
 func setnsInit(sock *syncSocket, cfg *initConfig) error {
 	spec := cfg.Spec
 	if spec.Process.Terminal {
-		if err := setupConsole(sock, false); err != nil {
+		if err := setupConsole(sock, false, spec.Process); err != nil {
 			return err
 		}
 	}

@@ -54,7 +54,7 @@ func standardInit(sock *syncSocket, cfg *initConfig) error {
 		}
 	}
 	if spec.Process != nil && spec.Process.Terminal {
-		if err := setupConsole(sock, true); err != nil {
+		if err := setupConsole(sock, true, spec.Process); err != nil {
 			return err
 		}
 	}
@@ -82,8 +82,12 @@ func standardInit(sock *syncSocket, cfg *initConfig) error {
 	}
 	// The open returned: `rt start` is here. startContainer hooks run
 	// before the fifo is written, so start's poststart hooks follow them.
+	// A hook without env of its own gets the process's, as in runc (where
+	// it inherits the init's environment). A failure goes to `rt start`
+	// through the fifo: the parent's sync socket is gone by now.
 	if spec.Hooks != nil {
-		if err := runHooks("startContainer", spec.Hooks.StartContainer, cfg.ociState(Running)); err != nil {
+		if err := runHooksEnv("startContainer", spec.Hooks.StartContainer, cfg.ociState(Running), ex.env); err != nil {
+			_, _ = fifo.Write([]byte("0" + err.Error()))
 			return err
 		}
 	}

@@ -91,9 +91,14 @@ load helpers
 		set_args sleep 60
 		rt run -d -b "$BUNDLE" "k$sig"
 		wait_status "k$sig" running
+		rt kill "k$sig" 0
 		rt kill "k$sig" "$sig"
 		wait_status "k$sig" stopped
 		run rt kill "k$sig" KILL
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"container not running"* ]]
+		# signal 0 only checks that it runs (runc, kill(2))
+		run rt kill "k$sig" 0
 		[ "$status" -ne 0 ]
 		[[ "$output" == *"container not running"* ]]
 		# kill --all of a stopped container is not an error (runc)

@@ -187,7 +187,7 @@ func TestV1FakeValidation(t *testing.T) {
 		{"hugetlb", specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1}}}, "linux.resources.hugepageLimits: hugetlb controller not available"},
 		{"classid", specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: ptr[uint32](1)}}, "linux.resources.network.classID: net_cls controller not available"},
 		{"priorities", specs.LinuxResources{Network: &specs.LinuxNetwork{Priorities: []specs.LinuxInterfacePriority{{Name: "eth0", Priority: 1}}}}, "linux.resources.network.priorities: net_prio controller not available"},
-		{"unified", specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}, "linux.resources.unified: needs cgroup v2"},
+		{"unified", specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}, "linux.resources.unified: invalid configuration: needs cgroup v2"},
 		{"rdma", specs.LinuxResources{Rdma: map[string]specs.LinuxRdma{"mlx5_0": {}}}, "linux.resources.rdma: rdma controller not available"},
 		{"realtime", specs.LinuxResources{CPU: &specs.LinuxCPU{RealtimeRuntime: ptr[int64](1)}}, "linux.resources.cpu.realtimeRuntime: realtime group scheduling"},
 		{"cpuset", specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}}, "linux.resources.cpu.cpus: cpuset controller not available"},

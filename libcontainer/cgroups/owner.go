@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +24,13 @@ const (
 )
 
 // ErrInUse is returned by Claim for a cgroup that already holds processes.
-var ErrInUse = errors.New("cgroup already holds processes that rt did not start")
+// The words before the colon are runc's, which callers match.
+var ErrInUse = errors.New("container's cgroup is not empty: it already holds processes that rt did not start")
+
+// ErrFrozen is returned by Claim for an existing cgroup that is frozen: the
+// container's init would hang in it before it could report anything (runc
+// refuses it too, with these words).
+var ErrFrozen = errors.New("container's cgroup unexpectedly frozen")
 
 // claimDirs refuses a populated existing directory, creates the cgroup
 // (create), and marks the directories that did not exist before as owner's.
@@ -56,8 +63,31 @@ func refusePopulated(dirs []string) (fresh []string, _ error) {
 		if pids, err := readPids(d); err == nil && len(pids) > 0 {
 			return nil, fmt.Errorf("%s: %w (%d); use a new cgroup path", d, ErrInUse, len(pids))
 		}
+		if frozen(d) {
+			return nil, fmt.Errorf("%s: %w; thaw it or use a new cgroup path", d, ErrFrozen)
+		}
 	}
 	return fresh, nil
+}
+
+// frozen reports whether the cgroup directory d is frozen or freezing: v1's
+// freezer.state (which counts a frozen ancestor too), v2's cgroup.freeze or
+// the "frozen 1" of cgroup.events (an ancestor's freeze).
+func frozen(d string) bool {
+	if st, err := readFile(d, "freezer.state"); err == nil {
+		return strings.TrimSpace(st) != "THAWED"
+	}
+	if f, err := readFile(d, "cgroup.freeze"); err == nil && strings.TrimSpace(f) == "1" {
+		return true
+	}
+	if ev, err := readFile(d, "cgroup.events"); err == nil {
+		for _, l := range strings.Split(ev, "\n") {
+			if l == "frozen 1" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func markOwner(dir, owner string) error {

@@ -151,8 +151,13 @@ func TestRealApplySetReadback(t *testing.T) {
 	} else {
 		want("", "memory.max", "max")
 	}
-	// Pids 0 and -1 mean unlimited; update of cpu period alone keeps the quota.
-	if err := m.Update(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](0)}, CPU: &specs.LinuxCPU{Period: ptr[uint64](50000)}}); err != nil {
+	// Pids 0 means 1 (runc 1.2+), -1 unlimited; update of cpu period alone
+	// keeps the quota.
+	if err := m.Update(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](0)}}); err != nil {
+		t.Fatal(err)
+	}
+	want("pids", "pids.max", "1")
+	if err := m.Update(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](-1)}, CPU: &specs.LinuxCPU{Period: ptr[uint64](50000)}}); err != nil {
 		t.Fatal(err)
 	}
 	want("pids", "pids.max", "max")

@@ -33,7 +33,10 @@ var pidsResource = resource{
 	planV2: func(_ *v2Manager, r *specs.LinuxResources, p *v2Plan) error {
 		if hasPidsLimit(r) {
 			max := *r.Pids.Limit
-			if max <= 0 {
+			switch {
+			case max == 0:
+				max = 1 // see pidsMax
+			case max < 0:
 				max = -1 // containerd writes "max" for a negative value
 			}
 			p.res.Pids = &cgroup2.Pids{Max: max}
@@ -64,9 +67,15 @@ func hasPidsLimit(r *specs.LinuxResources) bool {
 	return r.Pids != nil && r.Pids.Limit != nil
 }
 
+// pidsMax is the pids.max value of a limit: a negative one is unlimited
+// (runtime-spec: -1); 0 is 1, as in runc 1.2 and later: systemd's TasksMax
+// cannot be 0, and both drivers must agree. Before that runc took 0 as
+// unlimited, which turned the strictest limit into none.
 func pidsMax(limit int64) string {
-	// 0 and -1 both mean unlimited (runtime-spec: -1; runc also maps 0).
-	if limit <= 0 {
+	switch {
+	case limit == 0:
+		return "1"
+	case limit < 0:
 		return "max"
 	}
 	return strconv.FormatInt(limit, 10)

@@ -15,7 +15,8 @@ var unifiedResource = resource{
 	hasLimits: func(r *specs.LinuxResources) bool { return len(r.Unified) > 0 },
 	validateV1: func(v *v1Check, r *specs.LinuxResources) {
 		if len(r.Unified) > 0 {
-			v.add(fmt.Errorf("linux.resources.unified: needs cgroup v2, this host uses cgroup v1: %w", ErrUnavailable))
+			// runc says "invalid configuration" here, which callers match.
+			v.add(fmt.Errorf("linux.resources.unified: invalid configuration: needs cgroup v2, this host uses cgroup v1: %w", ErrUnavailable))
 		}
 	},
 	validateV2: func(v *v2Check, r *specs.LinuxResources) {

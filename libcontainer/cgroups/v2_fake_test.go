@@ -162,9 +162,15 @@ func TestV2FakeTranslation(t *testing.T) {
 			want: map[string]string{"pids.max": "16"},
 		},
 		{
-			name:  "pids 0 is unlimited",
+			name:  "pids 0 is 1",
 			files: map[string]string{"pids.max": "16\n"},
 			r:     specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](0)}},
+			want:  map[string]string{"pids.max": "1"},
+		},
+		{
+			name:  "pids -1 is unlimited",
+			files: map[string]string{"pids.max": "16\n"},
+			r:     specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](-1)}},
 			want:  map[string]string{"pids.max": "max"},
 		},
 		{

@@ -214,11 +214,17 @@ runone() {
 	rc=0
 	# script(1) gives bats a terminal (stdin): runc's suite runs under
 	# `docker run -t` upstream, and `runc run` with the spec's default
-	# "terminal": true needs one.
+	# "terminal": true needs one. script's own stdin is a FIFO opened
+	# read-write, which never reads EOF, as `docker run -t`'s terminal: on
+	# EOF script writes VEOF to its pty, which the line discipline keeps as
+	# a NUL byte; a runtime that then makes the terminal raw reads it and
+	# the container's pty echoes "^@" before the test's output.
+	rm -f "$tmp.stdin"
+	mkfifo "$tmp.stdin"
 	TMPDIR=$tmp RUNC=$bin SHELL=/bin/bash BATS_TEST_TIMEOUT=$TEST_TIMEOUT timeout -k 15 "$FILE_TIMEOUT" \
 		unshare $(nsflags "$f") \
 		script -qec "ip link set lo up && bats -t $INT/$f >$out 2>$out.stderr" /dev/null \
-		</dev/null >/dev/null 2>&1 &
+		<>"$tmp.stdin" >/dev/null 2>&1 &
 	local tpid=$! wpid
 	watch_leftovers "$tpid" "$out" "$bin"
 	wpid=$!
@@ -236,7 +242,7 @@ runone() {
 			"$bin" --root "$st" delete -f "$ct" >/dev/null 2>&1 || true
 		done
 	done
-	rm -rf "$tmp" 2>/dev/null || true
+	rm -rf "$tmp" "$tmp.stdin" 2>/dev/null || true
 }
 
 # results NAME: "file.bats: test" lines with status ok|skip|fail.
