@@ -33,6 +33,10 @@ EXAMPLE:
 	}, createFlags...),
 	Action: func(c *cli.Context) error {
 		detach := c.Bool("detach")
+		var sub *signalSub
+		if !detach {
+			sub = subscribeSignals() // while the container is created
+		}
 		ct, err := createContainer(c, detach)
 		if err != nil {
 			return err
@@ -44,7 +48,7 @@ EXAMPLE:
 			}
 			return nil
 		}
-		status, err := runForeground(ct)
+		status, err := runForeground(ct, sub)
 		if !c.Bool("keep") {
 			if ct.Lock() == nil {
 				_ = ct.Delete(true)
