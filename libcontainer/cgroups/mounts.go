@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/mountinfo"
 )
@@ -38,6 +40,7 @@ func V1Hierarchies() ([]Hierarchy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading cgroup v1 mounts: %w", err)
 	}
+	mounts = slices.Clone(mounts) // the list is shared (cgroupMounts)
 	known := knownSubsystems()
 	seen := map[string]bool{}
 	var out []Hierarchy
@@ -64,9 +67,12 @@ func V1Hierarchies() ([]Hierarchy, error) {
 }
 
 // cgroupMounts lists the cgroup v1 mounts (mountinfo); tests replace it.
-var cgroupMounts = func() ([]*mountinfo.Info, error) {
+// It is read once per process: the hierarchies are mounted at boot, and one
+// rt command asked up to six times (a mountinfo parse each). Callers must
+// not modify the list.
+var cgroupMounts = sync.OnceValues(func() ([]*mountinfo.Info, error) {
 	return mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup"))
-}
+})
 
 // v1Mounted returns the v1 subsystems (by containerd's names: "cpu",
 // "memory", "systemd" for name=systemd, ...) whose directory root/<name>
@@ -127,8 +133,12 @@ func v1Root() (string, error) {
 }
 
 // knownSubsystems reads the kernel's controller names, so superblock options
-// such as "rw" or "clone_children" are not taken for controllers.
-func knownSubsystems() map[string]bool {
+// such as "rw" or "clone_children" are not taken for controllers. Read once
+// per process (the kernel's list does not change); callers must not modify
+// the map.
+var knownSubsystems = sync.OnceValue(readSubsystems)
+
+func readSubsystems() map[string]bool {
 	known := map[string]bool{}
 	f, err := os.Open("/proc/cgroups")
 	if err == nil {
