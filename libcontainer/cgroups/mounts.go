@@ -83,6 +83,28 @@ var cgroupMounts = sync.OnceValues(func() ([]*mountinfo.Info, error) {
 // only for a fake layout in unit tests (rt's own root comes from the
 // mounts, see v1Root): then directories are taken as they are.
 func v1Mounted(root string) (map[string]bool, error) {
+	v1MountedMu.Lock()
+	defer v1MountedMu.Unlock()
+	if m, ok := v1MountedCache[root]; ok {
+		return m, nil
+	}
+	m, err := readV1Mounted(root)
+	// Only real mounts are remembered (see cgroupMounts); a fake layout of
+	// the unit tests (nil) is looked at again.
+	if err == nil && m != nil {
+		v1MountedCache[root] = m
+	}
+	return m, err
+}
+
+// One look per root and process: every cgroup manager (a command makes up
+// to three) resolved each controller's directory again, four lstat each.
+var (
+	v1MountedMu    sync.Mutex
+	v1MountedCache = map[string]map[string]bool{}
+)
+
+func readV1Mounted(root string) (map[string]bool, error) {
 	mounts, err := cgroupMounts()
 	if err != nil {
 		return nil, fmt.Errorf("reading cgroup v1 mounts: %w", err)
