@@ -37,7 +37,8 @@ EXAMPLE:
 		if !detach {
 			sub = subscribeSignals() // while the container is created
 		}
-		ct, err := createContainer(c, detach)
+		// Created locked: start needs no second lock and state reload.
+		ct, err := createContainer(c, detach, true)
 		if err != nil {
 			return err
 		}
@@ -46,6 +47,7 @@ EXAMPLE:
 				_ = ct.Delete(true)
 				return err
 			}
+			ct.Unlock()
 			return nil
 		}
 		status, err := runForeground(ct, sub)

@@ -117,7 +117,9 @@ func isTerminal(f *os.File) bool {
 
 // createContainer runs the create half shared by `create` and `run`: the
 // arguments are `ID [-- COMMAND...]`.
-func createContainer(c *cli.Context, detach bool) (_ *libcontainer.CreateResult, retErr error) {
+// createContainer is create and run's set-up; with keepLocked the container
+// comes back locked (CreateOpts.KeepLocked).
+func createContainer(c *cli.Context, detach, keepLocked bool) (_ *libcontainer.CreateResult, retErr error) {
 	id, cmd, err := splitCommand(c)
 	if err != nil {
 		return nil, err
@@ -175,6 +177,7 @@ func createContainer(c *cli.Context, detach bool) (_ *libcontainer.CreateResult,
 		Root: root, ID: id, Bundle: bundle, Spec: spec,
 		NoPivot: c.Bool("no-pivot"), PreserveFds: c.Int("preserve-fds"),
 		Rootless: rootless, SystemdCgroup: c.Bool("systemd-cgroup"),
+		KeepLocked: keepLocked,
 	}
 	if fromImage != nil {
 		opts.RootfsMount, opts.Cleanup = fromImage.Rootfs, fromImage.Dir
@@ -226,7 +229,11 @@ func sendConsole(path string, master *os.File) error {
 // runForeground starts a created container and stays with it (see
 // foreground).
 func runForeground(ct *libcontainer.CreateResult, sub *signalSub) (int, error) {
-	return foreground(ct.ID(), ct.Pid(), ct.Console, ct.Start, sub)
+	start := func() error {
+		defer ct.Unlock() // held since Create: others may act once it runs
+		return ct.Start()
+	}
+	return foreground(ct.ID(), ct.Pid(), ct.Console, start, sub)
 }
 
 // signalSub is a subscription to every signal, made in the background:
