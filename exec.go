@@ -68,6 +68,7 @@ func execProcess(c *cli.Context) (int, error) {
 			return -1, fmt.Errorf("--%s: not supported", f)
 		}
 	}
+	libcontainer.PrimeCgroupAttach() // while the container is looked up
 	var sub *signalSub
 	if !c.Bool("detach") {
 		sub = subscribeSignals() // while the process is set up

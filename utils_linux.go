@@ -120,6 +120,7 @@ func isTerminal(f *os.File) bool {
 // createContainer is create and run's set-up; with keepLocked the container
 // comes back locked (CreateOpts.KeepLocked).
 func createContainer(c *cli.Context, detach, keepLocked bool) (_ *libcontainer.CreateResult, retErr error) {
+	libcontainer.PrimeCgroupAttach() // while the config is read
 	id, cmd, err := splitCommand(c)
 	if err != nil {
 		return nil, err
