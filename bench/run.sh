@@ -134,19 +134,27 @@ load1=$(load)
 med() { cut -d' ' -f"${2:-1}" "$1" | median; }
 printf 'rt against %s' "$("$RUNC" --version | head -1)"
 [ -x "$CRUN" ] && printf ' and %s' "$("$CRUN" --version | head -1)"
-printf '\n%s cores, load average %s at start, %s at end; medians of %d interleaved samples (parallel: %d rounds)\n' \
+printf '\n%s cores, load average %s at start, %s at end; medians of %d interleaved samples (parallel: %d rounds);\nratios are medians of the side-by-side pairs\n' \
 	"$(nproc)" "$load0" "$load1" "$N" "$PAR_ROUNDS"
 [ -n "${RT_BENCH_NS:-}" ] && echo "(in a mount namespace without /sys/fs/cgroup/unified, so that crun runs: all three make v1 cgroups)"
-# line LABEL UNIT SCALE TARGET FILE-PREFIX [FIELD]: one figure per runtime,
-# the ratios rt/runc and rt/crun, the target.
+# pairratio A B FIELD: the median of the ratios of the samples taken side by
+# side (sample k of A over sample k of B), which load that drifts during the
+# run moves far less than the ratio of the two medians.
+pairratio() {
+	paste -d' ' <(cut -d' ' -f"$3" "$1") <(cut -d' ' -f"$3" "$2") | awk '$2 > 0 {print $1 / $2}' | median
+}
+# line LABEL UNIT SCALE TARGET FILE-PREFIX [FIELD]: one figure (median) per
+# runtime, the ratios rt/runc and rt/crun (pairratio), the target.
 line() {
-	local label=$1 unit=$2 scale=$3 target=$4 f=$5 field=${6:-1} i vals=()
+	local label=$1 unit=$2 scale=$3 target=$4 f=$5 field=${6:-1} i vals=() r1 r2=""
 	for i in "${!names[@]}"; do vals+=("$(med "$work/$f-$i" "$field")"); done
+	r1=$(pairratio "$work/$f-0" "$work/$f-1" "$field")
+	[ -n "${vals[2]:-}" ] && r2=$(pairratio "$work/$f-0" "$work/$f-2" "$field")
 	awk -v label="$label" -v unit="$unit" -v scale="$scale" -v target="$target" -v crun="${vals[2]:-}" \
-		-v rt="${vals[0]}" -v runc="${vals[1]}" 'BEGIN {
+		-v rt="${vals[0]}" -v runc="${vals[1]}" -v r1="$r1" -v r2="$r2" 'BEGIN {
 		c = (crun == "") ? "-" : sprintf("%.2f", crun / scale)
-		rc = (crun == "" || crun == 0) ? "-" : sprintf("%.2f", rt / crun)
-		printf "  %-34s %9.2f %9.2f %9s %8.2f %8s   %s\n", label " (" unit ")", rt / scale, runc / scale, c, rt / runc, rc, target
+		rc = (r2 == "") ? "-" : sprintf("%.2f", r2)
+		printf "  %-34s %9.2f %9.2f %9s %8.2f %8s   %s\n", label " (" unit ")", rt / scale, runc / scale, c, r1, rc, target
 	}'
 }
 printf '  %-34s %9s %9s %9s %8s %8s   %s\n' "" rt runc crun rt/runc rt/crun target
@@ -158,3 +166,14 @@ for p in $PAR; do
 	line "$p in parallel: total" ms 1000 "" "par$p"
 	line "$p in parallel: per container" ms $((1000 * p)) "flat from 10 to 100" "par$p"
 done
+# How the per-container cost grows from the smallest to the largest batch
+# (1.00: flat).
+set -- $PAR
+if [ $# -ge 2 ]; then
+	lo=$1 hi=${!#}
+	vals=()
+	for i in "${!names[@]}"; do
+		vals+=("$(awk -v a="$(med "$work/par$hi-$i")" -v b="$(med "$work/par$lo-$i")" -v hi="$hi" -v lo="$lo" 'BEGIN {printf "%.2f", (a / hi) / (b / lo)}')")
+	done
+	printf '  %-34s %9s %9s %9s %8s %8s   %s\n' "per-container cost, $hi vs $lo (x)" "${vals[0]}" "${vals[1]}" "${vals[2]:--}" "" "" "flat: about 1.00"
+fi
