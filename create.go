@@ -20,7 +20,7 @@ EXAMPLE:
    rt delete --force c1`,
 	Flags: createFlags,
 	Action: func(c *cli.Context) error {
-		_, err := createContainer(c, true)
+		_, err := createContainer(c, true, false)
 		return err
 	},
 }

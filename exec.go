@@ -68,6 +68,11 @@ func execProcess(c *cli.Context) (int, error) {
 			return -1, fmt.Errorf("--%s: not supported", f)
 		}
 	}
+	libcontainer.PrimeCgroupAttach() // while the container is looked up
+	var sub *signalSub
+	if !c.Bool("detach") {
+		sub = subscribeSignals() // while the process is set up
+	}
 	ct, err := loadContainer(c)
 	if err != nil {
 		return -1, err
@@ -112,7 +117,7 @@ func execProcess(c *cli.Context) (int, error) {
 	if detach {
 		return 0, nil
 	}
-	return foreground(ct.ID(), res.Pid, res.Console, nil)
+	return foreground(ct.ID(), res.Pid, res.Console, nil, sub)
 }
 
 // execSpec is the process to run: -p process.json, or the container's own

@@ -33,7 +33,12 @@ EXAMPLE:
 	}, createFlags...),
 	Action: func(c *cli.Context) error {
 		detach := c.Bool("detach")
-		ct, err := createContainer(c, detach)
+		var sub *signalSub
+		if !detach {
+			sub = subscribeSignals() // while the container is created
+		}
+		// Created locked: start needs no second lock and state reload.
+		ct, err := createContainer(c, detach, true)
 		if err != nil {
 			return err
 		}
@@ -42,9 +47,10 @@ EXAMPLE:
 				_ = ct.Delete(true)
 				return err
 			}
+			ct.Unlock()
 			return nil
 		}
-		status, err := runForeground(ct)
+		status, err := runForeground(ct, sub)
 		if !c.Bool("keep") {
 			if ct.Lock() == nil {
 				_ = ct.Delete(true)

@@ -608,7 +608,7 @@ func WritePidFile(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	if err := atomicfile.WriteVolatile(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		return fmt.Errorf("pid file %s: %w", path, err)
 	}
 	return nil

@@ -37,6 +37,10 @@ type CreateOpts struct {
 	Cleanup     string
 	// Stdio of the init when it has no terminal; nil means rt's own.
 	Stdin, Stdout, Stderr *os.File
+	// KeepLocked: a successful Create returns the container still locked,
+	// so the caller (rt run) starts it without a second lock and a reload
+	// of the state it just wrote; the caller unlocks it.
+	KeepLocked bool
 }
 
 // CreateResult is the result of Create: the container and, with a terminal, the
@@ -71,7 +75,11 @@ func Create(o CreateOpts) (_ *CreateResult, retErr error) {
 		Annotations: o.Spec.Annotations, Config: o.Spec,
 		RootfsMount: o.RootfsMount, Cleanup: o.Cleanup,
 	}}
-	defer c.Unlock()
+	defer func() {
+		if retErr != nil || !o.KeepLocked {
+			c.Unlock()
+		}
+	}()
 	defer func() {
 		c.creating = false
 		if retErr != nil {

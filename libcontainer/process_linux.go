@@ -324,3 +324,9 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 	}
 	return write("gid_map", l.GIDMappings)
 }
+
+// PrimeCgroupAttach starts, in the background, the kernel's wait that the
+// first cgroup attach after a quiet spell pays (cgroups.PrimeAttach), so
+// that a create or exec the caller is preparing attaches its process
+// without it. Call it first thing.
+func PrimeCgroupAttach() { cgroups.PrimeAttach() }

@@ -87,7 +87,7 @@ func (c *Container) saveState() error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(c.dir, stateFile), data, 0o600); err != nil {
+	if err := atomicfile.WriteVolatile(filepath.Join(c.dir, stateFile), data, 0o600); err != nil {
 		return fmt.Errorf("save state of %s: %w", c.state.ID, err)
 	}
 	return nil

@@ -20,6 +20,12 @@ type freezer interface {
 // frozen task cannot die until thawed, and kill -9 means "gone now".
 // Without a usable freezer the signals are still sent.
 func killAll(m freezer, sig unix.Signal) error {
+	// An empty cgroup stays empty (only a member could fork into it), so
+	// there is nothing to freeze: the common case of delete after the
+	// container exited, which froze and thawed for nothing.
+	if pids, err := m.Pids(); err == nil && len(pids) == 0 {
+		return nil
+	}
 	wasPaused, _ := m.Paused()
 	frozen := m.Freeze() == nil
 	pids, err := m.Pids()

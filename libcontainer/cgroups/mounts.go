@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/mountinfo"
 )
@@ -38,6 +40,7 @@ func V1Hierarchies() ([]Hierarchy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading cgroup v1 mounts: %w", err)
 	}
+	mounts = slices.Clone(mounts) // the list is shared (cgroupMounts)
 	known := knownSubsystems()
 	seen := map[string]bool{}
 	var out []Hierarchy
@@ -64,9 +67,12 @@ func V1Hierarchies() ([]Hierarchy, error) {
 }
 
 // cgroupMounts lists the cgroup v1 mounts (mountinfo); tests replace it.
-var cgroupMounts = func() ([]*mountinfo.Info, error) {
+// It is read once per process: the hierarchies are mounted at boot, and one
+// rt command asked up to six times (a mountinfo parse each). Callers must
+// not modify the list.
+var cgroupMounts = sync.OnceValues(func() ([]*mountinfo.Info, error) {
 	return mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup"))
-}
+})
 
 // v1Mounted returns the v1 subsystems (by containerd's names: "cpu",
 // "memory", "systemd" for name=systemd, ...) whose directory root/<name>
@@ -77,6 +83,28 @@ var cgroupMounts = func() ([]*mountinfo.Info, error) {
 // only for a fake layout in unit tests (rt's own root comes from the
 // mounts, see v1Root): then directories are taken as they are.
 func v1Mounted(root string) (map[string]bool, error) {
+	v1MountedMu.Lock()
+	defer v1MountedMu.Unlock()
+	if m, ok := v1MountedCache[root]; ok {
+		return m, nil
+	}
+	m, err := readV1Mounted(root)
+	// Only real mounts are remembered (see cgroupMounts); a fake layout of
+	// the unit tests (nil) is looked at again.
+	if err == nil && m != nil {
+		v1MountedCache[root] = m
+	}
+	return m, err
+}
+
+// One look per root and process: every cgroup manager (a command makes up
+// to three) resolved each controller's directory again, four lstat each.
+var (
+	v1MountedMu    sync.Mutex
+	v1MountedCache = map[string]map[string]bool{}
+)
+
+func readV1Mounted(root string) (map[string]bool, error) {
 	mounts, err := cgroupMounts()
 	if err != nil {
 		return nil, fmt.Errorf("reading cgroup v1 mounts: %w", err)
@@ -127,8 +155,12 @@ func v1Root() (string, error) {
 }
 
 // knownSubsystems reads the kernel's controller names, so superblock options
-// such as "rw" or "clone_children" are not taken for controllers.
-func knownSubsystems() map[string]bool {
+// such as "rw" or "clone_children" are not taken for controllers. Read once
+// per process (the kernel's list does not change); callers must not modify
+// the map.
+var knownSubsystems = sync.OnceValue(readSubsystems)
+
+func readSubsystems() map[string]bool {
 	known := map[string]bool{}
 	f, err := os.Open("/proc/cgroups")
 	if err == nil {

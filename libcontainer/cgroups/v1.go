@@ -21,6 +21,9 @@ type v1Manager struct {
 	root string // e.g. /sys/fs/cgroup, holding one dir (or symlink) per controller
 	path string // e.g. /rt/<id>
 	subs []cgroup1.Subsystem
+	// claimed: the cgroup Claim made, so that Apply of the init joins it
+	// without making every directory (and the cpuset copies) again.
+	claimed cgroup1.Cgroup
 }
 
 // The containerd subsystems implement these; its own interfaces are
@@ -139,13 +142,15 @@ func (m *v1Manager) dir(name cgroup1.Name) string {
 // from the parent, without which no task could join the cpuset cgroup) and
 // writes pid to cgroup.procs of every hierarchy.
 func (m *v1Manager) Apply(pid int) error {
-	var cg cgroup1.Cgroup
-	err := retryENOENT(func() (err error) {
-		cg, err = cgroup1.New(cgroup1.StaticPath(m.path), &specs.LinuxResources{}, m.hierarchy())
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("create cgroup %s: %w", m.path, err)
+	cg := m.claimed
+	if cg == nil {
+		err := retryENOENT(func() (err error) {
+			cg, err = cgroup1.New(cgroup1.StaticPath(m.path), &specs.LinuxResources{}, m.hierarchy())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("create cgroup %s: %w", m.path, err)
+		}
 	}
 	if pid <= 0 {
 		return nil
@@ -165,7 +170,16 @@ func (m *v1Manager) dirs() []string {
 }
 
 func (m *v1Manager) Claim(owner string) error {
-	return claimDirs(m.dirs(), owner, func() error { return m.Apply(-1) })
+	return claimDirs(m.dirs(), owner, func() error {
+		err := retryENOENT(func() (err error) {
+			m.claimed, err = cgroup1.New(cgroup1.StaticPath(m.path), &specs.LinuxResources{}, m.hierarchy())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("create cgroup %s: %w", m.path, err)
+		}
+		return nil
+	})
 }
 
 func (m *v1Manager) Unmarked() bool { return unmarked(m.dirs()) }
