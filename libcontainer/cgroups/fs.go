@@ -132,7 +132,9 @@ func waitEmpty(pids func() ([]int, error)) error {
 	delay := 5 * time.Millisecond
 	for {
 		ps, err := pids()
-		if errors.Is(err, os.ErrNotExist) {
+		// ENODEV: the cgroup was removed while its files were read (systemd
+		// removes an emptied scope's cgroup itself).
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENODEV) {
 			return nil
 		}
 		if err != nil {
