@@ -133,11 +133,8 @@ func unitDefaults(cfg *ocgroups.Cgroup) error {
 	return err
 }
 
+// newSystemd builds the managers of a unit whose parts unitDefaults checked.
 func newSystemd(cfg *ocgroups.Cgroup) (*systemdManager, error) {
-	slice, err := systemd.ExpandSlice(cfg.Parent)
-	if err != nil {
-		return nil, err
-	}
 	// Kept off systemd: rt's own filter does devices (see above).
 	cfg.Resources.SkipDevices = true
 	cfg.Resources.SkipFreezeOnSet = true
@@ -161,6 +158,10 @@ func newSystemd(cfg *ocgroups.Cgroup) (*systemdManager, error) {
 		u, err := systemd.NewLegacyManager(cfg, nil)
 		if err != nil {
 			return nil, fmt.Errorf("systemd: %w", err)
+		}
+		slice, err := systemd.ExpandSlice(cfg.Parent)
+		if err != nil {
+			return nil, err
 		}
 		unit, p = u, path.Join(slice, unitName(cfg))
 	}
