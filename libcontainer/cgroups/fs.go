@@ -209,11 +209,12 @@ func removeEmptyDefaultParent(base, p string) {
 
 // retryENOENT runs create again when it failed because a parent directory
 // vanished under it (another container's Destroy removed an empty /rt
-// between our mkdirs).
+// between our mkdirs: ENOENT, or ENODEV for a control file read from the
+// removed directory, as containerd does when it seeds cpuset).
 func retryENOENT(create func() error) error {
 	var err error
-	for range 3 {
-		if err = create(); !errors.Is(err, os.ErrNotExist) {
+	for range 5 {
+		if err = create(); !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENODEV) {
 			return err
 		}
 	}

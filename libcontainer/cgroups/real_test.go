@@ -572,3 +572,45 @@ func TestRealDefaultParent(t *testing.T) {
 		}
 	}
 }
+
+// A parent with empty cpuset.cpus/mems is what losing the race with
+// another container's Destroy of /rt leaves (MkdirAll makes /rt afresh
+// after containerd seeded the old one): seedCpuset must fill the parent
+// and the leaf top-down, or no task can join (ENOSPC in CI's stress test).
+func TestRealCpusetSeededAfterParentRace(t *testing.T) {
+	needRoot(t)
+	testCgroup(t, "race", hostRoots(t)...) // removes the parent, after the leaf
+	m := newReal(t, "race/leaf")
+	v1, ok := m.(*v1Manager)
+	if !ok || v1.sub(cgroup1.Cpuset) == nil {
+		t.Skip("no cgroup v1 cpuset hierarchy")
+	}
+	root := v1.sub(cgroup1.Cpuset).(v1Pather).Path("/")
+	// The state the race leaves: parent and leaf made by mkdir alone.
+	for _, d := range []string{filepath.Dir(v1.path), v1.path} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := readTrim(t, filepath.Join(root, filepath.Dir(v1.path), "cpuset.cpus")); got != "" {
+		t.Skipf("kernel seeds new cpusets itself (clone_children): %q", got)
+	}
+	if err := v1.seedCpuset(); err != nil {
+		t.Fatal(err)
+	}
+	want := readTrim(t, filepath.Join(root, "cpuset.mems"))
+	for _, d := range []string{filepath.Dir(v1.path), v1.path} {
+		if got := readTrim(t, filepath.Join(root, d, "cpuset.mems")); got != want {
+			t.Errorf("%s cpuset.mems = %q, want %q", d, got, want)
+		}
+		if got := readTrim(t, filepath.Join(root, d, "cpuset.cpus")); got == "" {
+			t.Errorf("%s cpuset.cpus empty", d)
+		}
+	}
+	p := startProc(t, "read _", nil)
+	if err := m.Apply(p.pid()); err != nil {
+		t.Fatalf("apply after seeding: %v", err)
+	}
+	p.step(t)
+	_ = p.wait(t, 5*time.Second)
+}

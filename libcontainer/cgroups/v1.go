@@ -144,12 +144,9 @@ func (m *v1Manager) dir(name cgroup1.Name) string {
 func (m *v1Manager) Apply(pid int) error {
 	cg := m.claimed
 	if cg == nil {
-		err := retryENOENT(func() (err error) {
-			cg, err = cgroup1.New(cgroup1.StaticPath(m.path), &specs.LinuxResources{}, m.hierarchy())
+		var err error
+		if cg, err = m.create(); err != nil {
 			return err
-		})
-		if err != nil {
-			return fmt.Errorf("create cgroup %s: %w", m.path, err)
 		}
 	}
 	if pid <= 0 {
@@ -157,6 +154,59 @@ func (m *v1Manager) Apply(pid int) error {
 	}
 	if err := cg.Add(cgroup1.Process{Pid: pid}); err != nil {
 		return fmt.Errorf("add pid %d to cgroup %s: %w", pid, m.path, err)
+	}
+	return nil
+}
+
+// create makes the directories in every hierarchy. containerd seeds
+// cpuset.cpus/mems from each parent as it goes, but another container's
+// Destroy can remove an emptied /rt between that seeding and the mkdir of
+// our own directory; MkdirAll then makes a fresh /rt with empty cpus and
+// mems, and no task can join. Once our directory exists no parent can be
+// removed, so seeding again top-down after the fact is stable.
+func (m *v1Manager) create() (cgroup1.Cgroup, error) {
+	var cg cgroup1.Cgroup
+	err := retryENOENT(func() (err error) {
+		cg, err = cgroup1.New(cgroup1.StaticPath(m.path), &specs.LinuxResources{}, m.hierarchy())
+		return err
+	})
+	if err == nil {
+		err = m.seedCpuset()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", m.path, err)
+	}
+	return cg, nil
+}
+
+// seedCpuset copies cpuset.cpus and cpuset.mems into each directory from
+// the hierarchy's root down to the container's that has them empty.
+func (m *v1Manager) seedCpuset() error {
+	s := m.sub(cgroup1.Cpuset)
+	if s == nil {
+		return nil
+	}
+	root := s.(v1Pather).Path("/")
+	dir := root
+	for _, part := range strings.Split(strings.Trim(m.path, "/"), "/") {
+		parent := dir
+		dir = filepath.Join(dir, part)
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			cur, err := readFile(dir, f)
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(cur) != "" {
+				continue
+			}
+			val, err := readFile(parent, f)
+			if err != nil {
+				return err
+			}
+			if err := writeFile(dir, f, strings.TrimSpace(val)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -170,15 +220,9 @@ func (m *v1Manager) dirs() []string {
 }
 
 func (m *v1Manager) Claim(owner string) error {
-	return claimDirs(m.dirs(), owner, func() error {
-		err := retryENOENT(func() (err error) {
-			m.claimed, err = cgroup1.New(cgroup1.StaticPath(m.path), &specs.LinuxResources{}, m.hierarchy())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("create cgroup %s: %w", m.path, err)
-		}
-		return nil
+	return claimDirs(m.dirs(), owner, func() (err error) {
+		m.claimed, err = m.create()
+		return err
 	})
 }
 
