@@ -15,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -653,5 +654,146 @@ func killUserProcesses(uid int) {
 		if unix.Stat("/proc/"+e.Name(), &st) == nil && int(st.Uid) == uid {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
+	}
+}
+
+// cgroup v2 delegation, rootless: a subtree owned by the user (what
+// systemd's Delegate=yes gives a user session: the directory and its
+// cgroup.procs, cgroup.subtree_control and cgroup.threads chowned) lets a
+// rootless container have limits there; the same config under a cgroup
+// that is not delegated is refused with a one-line error that says so.
+// Runs on a pure cgroup v2 host (make test-cgroup2-ci runs it in the
+// qemu guest); the launcher moves itself into the subtree first, as a
+// user session's processes already are.
+func TestRootlessDelegatedCgroupV2(t *testing.T) {
+	e := newEnv(t)
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.subtree_control"); err != nil {
+		t.Skip("not a pure cgroup v2 host")
+	}
+	runuser, err := exec.LookPath("runuser")
+	if err != nil {
+		t.Skip("runuser not installed")
+	}
+	if out, err := exec.Command(runuser, "-u", "nobody", "--", rtBin(t), "--version").CombinedOutput(); err != nil {
+		t.Skipf("the rt binary is not reachable by nobody here: %s", out)
+	}
+	const nobody = 65534
+	ctrls, _ := os.ReadFile("/sys/fs/cgroup/cgroup.subtree_control")
+	for _, c := range []string{"memory", "pids"} {
+		if !slices.Contains(strings.Fields(string(ctrls)), c) {
+			t.Skipf("controller %s not enabled at the root (%q)", c, ctrls)
+		}
+	}
+	deleg := fmt.Sprintf("/sys/fs/cgroup/rt-test-%d-deleg", os.Getpid())
+	launch := filepath.Join(deleg, "launch")
+	if err := os.MkdirAll(launch, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Anything left in the subtree is ours: kill it by pid, then rmdir
+		// deepest first.
+		filepath.WalkDir(deleg, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.Name() == "cgroup.procs" {
+				b, _ := os.ReadFile(p)
+				for _, f := range strings.Fields(string(b)) {
+					if pid, _ := strconv.Atoi(f); pid > 0 {
+						syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+			}
+			return nil
+		})
+		var dirs []string
+		filepath.WalkDir(deleg, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			for range 50 {
+				if err := unix.Rmdir(dirs[i]); err == nil || err == unix.ENOENT {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	})
+
+	b := e.bundle("b", nil, "true")
+	os.Remove(filepath.Join(b, "config.json"))
+	e.mustRT("spec", "--rootless", "--bundle", b)
+	e.editConfig(b, func(c map[string]any) {
+		p := obj(c, "process")
+		p["terminal"] = false
+		p["args"] = []string{"sleep", "60"}
+		l := obj(c, "linux")
+		l["uidMappings"] = []any{map[string]any{"containerID": 0, "hostID": nobody, "size": 1}}
+		l["gidMappings"] = []any{map[string]any{"containerID": 0, "hostID": nobody, "size": 1}}
+		l["cgroupsPath"] = strings.TrimPrefix(deleg, "/sys/fs/cgroup") + "/ctr"
+		l["resources"] = map[string]any{
+			"memory": map[string]any{"limit": 64 << 20},
+			"pids":   map[string]any{"limit": 20},
+		}
+	})
+	xdg := filepath.Join(e.dir, "xdg")
+	os.MkdirAll(xdg, 0o700)
+	for _, p := range []string{e.dir, b, xdg} {
+		os.Chmod(p, 0o755)
+	}
+	os.Chown(xdg, nobody, nobody)
+	// rt as nobody, started from inside the delegated subtree.
+	asNobody := func(args ...string) (string, error) {
+		script := `echo $$ > "$1/cgroup.procs" && shift && exec "$@"`
+		cmd := exec.Command("sh", append([]string{"-c", script, "sh", launch, runuser, "-u", "nobody", "--", rtBin(t)}, args...)...)
+		cmd.Dir = b
+		cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+xdg)
+		errf := e.tempFile()
+		cmd.Stderr = errf // stdout is /dev/null: the detached container keeps no pipe open
+		err := cmd.Run()
+		msg, _ := os.ReadFile(errf.Name())
+		return string(msg), err
+	}
+
+	// Not delegated yet: the limits cannot be applied, and rt says why.
+	msg, err := asNobody("run", "-d", "deleg")
+	if err == nil {
+		asNobody("delete", "-f", "deleg")
+		t.Fatal("rootless run with limits in a root-owned cgroup succeeded")
+	}
+	if lines := strings.Split(strings.TrimSpace(msg), "\n"); len(lines) != 1 || !strings.Contains(msg, "delegated") || !strings.Contains(msg, "linux.resources") {
+		t.Fatalf("want one line naming linux.resources and delegation, got %q", msg)
+	}
+	if _, err := os.Stat(filepath.Join(deleg, "ctr")); err == nil {
+		t.Fatal("the refused container left its cgroup behind")
+	}
+	asNobody("delete", "-f", "deleg")
+
+	// Delegate the subtree as systemd does, and run again.
+	for _, f := range []string{"", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"} {
+		if err := os.Chown(filepath.Join(deleg, f), nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if msg, err := asNobody("run", "-d", "deleg"); err != nil {
+		t.Fatalf("rootless run in a delegated cgroup: %v: %s", err, msg)
+	}
+	defer asNobody("delete", "-f", "deleg")
+	ctr := filepath.Join(deleg, "ctr")
+	for file, want := range map[string]string{"memory.max": strconv.Itoa(64 << 20), "pids.max": "20"} {
+		got, err := os.ReadFile(filepath.Join(ctr, file))
+		if err != nil || strings.TrimSpace(string(got)) != want {
+			t.Errorf("%s/%s = %q (%v), want %s", ctr, file, got, err, want)
+		}
+	}
+	procs, _ := os.ReadFile(filepath.Join(ctr, "cgroup.procs"))
+	if len(strings.Fields(string(procs))) == 0 {
+		t.Error("the container's process is not in its delegated cgroup")
+	}
+	if msg, err := asNobody("delete", "-f", "deleg"); err != nil {
+		t.Fatalf("delete: %v: %s", err, msg)
+	}
+	if _, err := os.Stat(ctr); err == nil {
+		t.Error("delete left the container's cgroup")
 	}
 }

@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,7 +42,18 @@ var devicesResource = resource{
 		return setDevicesV1(m.dir(cgroup1.Devices), r.Devices)
 	},
 	planV2: func(m *v2Manager, r *specs.LinuxResources, p *v2Plan) error {
-		p.steps = append(p.steps, func() error { return setDevicesV2(m.dir, r.Devices) })
+		p.steps = append(p.steps, func() error {
+			err := setDevicesV2(m.dir, r.Devices)
+			// Rootless in a delegated subtree, bpf(2) is refused (it needs
+			// CAP_BPF and CAP_SYS_ADMIN on the host). runc ignores the device
+			// cgroup there too: such a container cannot mknod a usable node,
+			// and the nodes bound in from the host keep the host's
+			// permissions, which already bound what the caller may open.
+			if err != nil && errors.Is(err, os.ErrPermission) && (os.Geteuid() != 0 || userns.RunningInUserNS()) {
+				return nil
+			}
+			return err
+		})
 		return nil
 	},
 }
