@@ -107,6 +107,7 @@ bench: deps rt
 	RT=$(RT) bench/run.sh
 	@if [ -x bench/import/bench.sh ]; then RT=$(RT) bench/import/bench.sh; fi
 	@if [ -x bench/store/bench.sh ]; then RT=$(RT) bench/store/bench.sh; fi
+	RT=$(RT) bench/rss/run.sh
 
 conformance: deps rt
 	integration/conformance/run.sh
