@@ -45,8 +45,10 @@ vet:
 unit:
 	$(GO) test -count=1 -tags "$(TAGS)" $$($(GO) list ./... | grep -v /integration)
 
+# RT_DEBIAN_IMAGE: a real Debian 12 image as a docker save archive, built
+# once from Debian's mirror and kept in ~/.cache/rt-vm (tests/images/debian.sh).
 integration: rt
-	RT_BINARY=$(RT) $(GO) test -count=1 -timeout 20m ./integration/...
+	RT_DEBIAN_IMAGE=$$(tests/images/debian.sh) RT_BINARY=$(RT) $(GO) test -count=1 -timeout 20m ./integration/...
 
 # Long run of the concurrency stress test (integration/stress_test.go; CI runs
 # a few seconds of it): STRESS_ROUNDS rounds of STRESS_SECONDS each.
@@ -87,7 +89,7 @@ cli: rt
 # files; FILE_TIMEOUT (s) bounds each; RUNC_REF=/path/runc is the comparison.
 # Fails when rt fails a test not in tests/runc-suite/known-failures.txt.
 runc-suite: deps rt
-	FILES="$(FILES)" tests/runc-suite/run.sh
+	DEBIAN_IMAGE=$${DEBIAN_IMAGE:-$$(tests/images/debian.sh | sed 's/\.tar$$/.rootfs.tar/')} FILES="$(FILES)" tests/runc-suite/run.sh
 
 # The bounded CI subset of runc's suite (.ci/run): the files of the runc
 # behaviour containerd, podman and Docker rely on, each fixed in rt and kept

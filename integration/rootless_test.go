@@ -337,6 +337,77 @@ func TestRootlessImportOwnership(t *testing.T) {
 	}
 }
 
+// The Debian image (tests/images/debian.sh: debootstrap bookworm packed as
+// a docker save archive; make test passes it as RT_DEBIAN_IMAGE), imported
+// and run rootless: files of several owners (root, _apt, the shadow, utmp
+// and mail groups) keep the image's owners, on disk through the user's
+// subordinate range and inside the container by name; dpkg works.
+func TestRootlessImportDebian(t *testing.T) {
+	img := os.Getenv("RT_DEBIAN_IMAGE")
+	if img == "" {
+		t.Skip("RT_DEBIAN_IMAGE not set (make test builds it with tests/images/debian.sh)")
+	}
+	r := newRootlessEnv(t, rootlessUserName)
+	b := filepath.Join(r.home, "deb")
+	// From stdin: the cache that holds it is root's.
+	archive, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer archive.Close()
+	if _, errs, code := r.run(archive, "", "import", "-", b); code != 0 || errs != "" {
+		t.Fatalf("import %s: exit %d, stderr %q (want 0 and no warning)", img, code, errs)
+	}
+	spec := importReadSpec(t, b)
+	rootfs := filepath.Join(b, "rootfs")
+	// The image's own ids for its users and groups, from its files.
+	idOf := func(file, name string) uint32 {
+		data, err := os.ReadFile(filepath.Join(rootfs, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if f := strings.Split(l, ":"); len(f) > 2 && f[0] == name {
+				n, _ := strconv.Atoi(f[2])
+				return uint32(n)
+			}
+		}
+		t.Fatalf("%s: no %s", file, name)
+		return 0
+	}
+	apt, shadow, utmp, mail := idOf("etc/passwd", "_apt"), idOf("etc/group", "shadow"), idOf("etc/group", "utmp"), idOf("etc/group", "mail")
+	for _, c := range []struct {
+		path     string
+		uid, gid uint32
+		mode     uint32
+	}{
+		{"var/cache/apt/archives/partial", apt, 0, 0o700},
+		{"etc/shadow", 0, shadow, 0o640},
+		{"usr/bin/chage", 0, shadow, 0o2755},
+		{"var/log/wtmp", 0, utmp, 0o664},
+		{"var/mail", 0, mail, 0o2775},
+		{"usr/bin/passwd", 0, 0, 0o4755},
+	} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(rootfs, c.path), &st); err != nil {
+			t.Errorf("%s: %v", c.path, err)
+			continue
+		}
+		wu, wg := hostOf(c.uid, spec.Linux.UIDMappings), hostOf(c.gid, spec.Linux.GIDMappings)
+		if int(st.Uid) != wu || int(st.Gid) != wg || st.Mode&0o7777 != c.mode {
+			t.Errorf("/%s on disk: %d:%d %o, want %d:%d %o (image %d:%d)", c.path, st.Uid, st.Gid, st.Mode&0o7777, wu, wg, c.mode, c.uid, c.gid)
+		}
+	}
+	out := r.must(nil, b, "run", "d1", "--", "sh", "-c",
+		"id -u; stat -c '%U:%G %a %n' /var/cache/apt/archives/partial /etc/shadow /usr/bin/chage /var/mail; dpkg -s dash | grep -c '^Status: install ok installed'")
+	want := strings.Join([]string{"0",
+		"_apt:root 700 /var/cache/apt/archives/partial", "root:shadow 640 /etc/shadow",
+		"root:shadow 2755 /usr/bin/chage", "root:mail 2775 /var/mail", "1"}, "\n") + "\n"
+	if out != want {
+		t.Errorf("inside the container:\n%s\nwant:\n%s", out, want)
+	}
+}
+
 // Without subordinate ids the import falls back to the user's own id and
 // says what was lost in one warning, with what to do; the container runs as
 // root (the user) and an unmapped image user is a clear error.

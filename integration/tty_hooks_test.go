@@ -169,6 +169,30 @@ func TestHooks(t *testing.T) {
 	}
 }
 
+// createContainer hooks run from the container's rootfs, as runc's do
+// (before pivot_root, in the container's mount namespace): a relative path
+// names a file of the rootfs, and what the hook binds there is in the
+// container.
+func TestCreateContainerHookCwdIsRootfs(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "lib.so")
+	if err := os.WriteFile(src, []byte("bound-by-hook\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := e.bundle("b", func(c map[string]any) {
+		c["hooks"] = map[string]any{"createContainer": []any{map[string]any{
+			"path": "/bin/sh", "args": []string{"sh", "-c", "touch ./hooked.so && mount --bind " + src + " ./hooked.so"}}}}
+		obj(c, "root")["readonly"] = false
+	}, "cat", "/hooked.so")
+	out := e.runOut(b, "hookcwd")
+	if out != "bound-by-hook\n" {
+		t.Fatalf("container printed %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(b, "hooked.so")); err == nil {
+		t.Fatal("the hook wrote into the bundle, not the rootfs")
+	}
+}
+
 // A failing createRuntime hook fails create, and nothing is left.
 func TestFailingHook(t *testing.T) {
 	e := newEnv(t)

@@ -30,7 +30,12 @@ func standardInit(sock *syncSocket, cfg *initConfig) error {
 			return err
 		}
 	}
-	if spec.Hooks != nil {
+	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
+		// runc runs them from the rootfs: hooks use paths relative to it
+		// (runc's hooks_so.bats binds a library at ./lib/...).
+		if err := unix.Fchdir(int(rfs.root.Fd())); err != nil {
+			return fmt.Errorf("createContainer hooks: chdir to the rootfs: %w", err)
+		}
 		st := cfg.ociState(Creating)
 		if err := runHooks("createContainer", spec.Hooks.CreateContainer, st); err != nil {
 			return err

@@ -68,11 +68,12 @@ func run(out string, size int64, from string) error {
 	} else {
 		err = add(func(tw *tar.Writer) error { return synthetic(tw, rng, "base", size*7/10) })
 	}
-	if err == nil {
+	// -from DIR -size 0: DIR alone, one layer (tests/images/debian.sh).
+	if err == nil && (from == "" || size > 0) {
 		err = add(func(tw *tar.Writer) error { return changes(tw, rng, size*2/10) })
-	}
-	if err == nil {
-		err = add(func(tw *tar.Writer) error { return synthetic(tw, rng, "app", size/10) })
+		if err == nil {
+			err = add(func(tw *tar.Writer) error { return synthetic(tw, rng, "app", size/10) })
+		}
 	}
 	if err != nil {
 		return err
