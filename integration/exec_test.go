@@ -3,7 +3,10 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -152,5 +155,78 @@ func TestExecCap(t *testing.T) {
 	out, errs, code := e.rt("exec", "--cap", "CAP_NOPE", "execcap", "grep", "^CapEff", "/proc/self/status")
 	if code != 0 || out != "CapEff:\t0000000000000000\n" || !strings.Contains(errs, `ignoring unknown capabilities "CAP_NOPE"`) {
 		t.Fatalf("unknown capability: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// process.scheduler (sched_setattr) applies to the init and to exec: the
+// config's for `exec CMD`, a process.json's own (SCHED_DEADLINE) for
+// `exec -p`. Wrong settings are refused naming the field, and a deadline
+// policy with linux.resources.cpu.cpus gets runc's error.
+func TestScheduler(t *testing.T) {
+	e := newEnv(t)
+	// /proc/PID/stat: field 19 is nice, field 41 the policy (3 = batch).
+	const stat = `cut -d' ' -f19,41 /proc/self/stat`
+	b := e.bundle("b", func(c map[string]any) {
+		obj(c, "process")["scheduler"] = map[string]any{"policy": "SCHED_BATCH", "nice": 19}
+	}, "sh", "-c", stat+"; exec sleep 30")
+	e.mustRT("run", "-d", "-b", b, "sched")
+	if out := e.mustRT("exec", "sched", "sh", "-c", stat); out != "19 3\n" {
+		t.Errorf("exec from config.json: nice and policy %q, want \"19 3\"", out)
+	}
+	pid := int(e.state("sched")["pid"].(float64))
+	if f := strings.Fields(readFile(t, filepath.Join("/proc", itoa(pid), "stat"))); len(f) < 41 || f[18] != "19" || f[40] != "3" {
+		t.Errorf("init: nice %v policy %v, want 19 and 3", f[18], f[40])
+	}
+	proc := map[string]any{
+		"args": []string{"sleep", "20"}, "cwd": "/", "env": []string{"PATH=/bin"},
+		"scheduler": map[string]any{"policy": "SCHED_DEADLINE", "flags": []string{"SCHED_FLAG_RESET_ON_FORK"},
+			"runtime": 42000, "deadline": 100000, "period": 1000000},
+	}
+	data, _ := json.Marshal(proc)
+	pf := filepath.Join(e.dir, "process.json")
+	os.WriteFile(pf, data, 0o644)
+	pidFile := filepath.Join(e.dir, "exec.pid")
+	e.mustRT("exec", "--process", pf, "--detach", "--pid-file", pidFile, "sched")
+	raw, _ := os.ReadFile(pidFile)
+	sched := readFile(t, filepath.Join("/proc", strings.TrimSpace(string(raw)), "sched"))
+	if !regexp.MustCompile(`(?m)^policy\s+:\s+6$`).MatchString(sched) {
+		t.Errorf("exec -p: not SCHED_DEADLINE:\n%s", sched)
+	}
+	// The parameters and the flag, as util-linux shows them (runc's test).
+	if chrt, err := exec.LookPath("chrt"); err == nil {
+		out, _ := exec.Command(chrt, "-p", strings.TrimSpace(string(raw))).CombinedOutput()
+		if !strings.Contains(string(out), "SCHED_DEADLINE|SCHED_RESET_ON_FORK") || !strings.Contains(string(out), "42000/100000/1000000") {
+			t.Errorf("chrt -p of the exec'd process: %s", out)
+		}
+	}
+
+	for _, c := range []struct {
+		sched map[string]any
+		cpus  string
+		want  string
+	}{
+		{map[string]any{"policy": "SCHED_OTHER", "priority": 5}, "", "process.scheduler.priority"},
+		{map[string]any{"policy": "SCHED_NOPE"}, "", `process.scheduler.policy: unknown policy "SCHED_NOPE"`},
+		{map[string]any{"policy": "SCHED_BATCH", "nice": 40}, "", "process.scheduler.nice"},
+		{map[string]any{"policy": "SCHED_OTHER", "flags": []string{"SCHED_FLAG_X"}}, "", "process.scheduler.flags[0]"},
+		{map[string]any{"policy": "SCHED_OTHER", "runtime": 1}, "", "only for SCHED_DEADLINE"},
+		{map[string]any{"policy": "SCHED_DEADLINE", "runtime": 42000, "deadline": 1000000, "period": 1000000}, "0",
+			"process scheduler can't be used together with AllowedCPUs"},
+	} {
+		if c.cpus != "" && runtime.NumCPU() < 2 {
+			continue
+		}
+		bad := e.bundle("bad", func(cfg map[string]any) {
+			obj(cfg, "process")["scheduler"] = c.sched
+			if c.cpus != "" {
+				obj(obj(obj(cfg, "linux"), "resources"), "cpu")["cpus"] = c.cpus
+			}
+		}, "true")
+		_, errs, code := e.rtIn(bad, nil, "run", "badsched")
+		if code == 0 || !strings.Contains(errs, c.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want one line with %q", c.sched, code, errs, c.want)
+		}
+		assertGone(t, e, "badsched", 0)
+		os.RemoveAll(bad)
 	}
 }

@@ -189,6 +189,9 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 	if err := checkUnsupported(s); err != nil {
 		return err
 	}
+	if err := checkSchedulerCPUs(s); err != nil {
+		return err
+	}
 	for k := range s.Linux.Sysctl {
 		if strings.Contains(k, "/") || strings.Contains(k, "..") {
 			return fmt.Errorf("linux.sysctl: invalid key %q", k)
@@ -309,8 +312,6 @@ func checkUnsupported(s *specs.Spec) error {
 	}
 	if p := s.Process; p != nil {
 		switch {
-		case p.Scheduler != nil:
-			return errors.New("process.scheduler: not supported")
 		case p.ExecCPUAffinity != nil:
 			return errors.New("process.execCPUAffinity: not supported")
 		case p.ApparmorProfile != "" && apparmorEnabled():
@@ -358,6 +359,9 @@ func validateProcess(p *specs.Process) error {
 	}
 	if p.Cwd != "" && !filepath.IsAbs(p.Cwd) {
 		return fmt.Errorf("process.cwd: %q is not an absolute path", p.Cwd)
+	}
+	if err := checkScheduler(p.Scheduler); err != nil {
+		return err
 	}
 	// An unknown capability is left out with a warning, as runc does: a
 	// config written for a newer kernel or spec still runs, and leaving a

@@ -186,6 +186,9 @@ func setupProcess(p *specs.Process, sc *specs.LinuxSeccomp) ([]specs.POSIXRlimit
 			return nil, fmt.Errorf("process.ioPriority: %w", errno)
 		}
 	}
+	if err := setScheduler(p.Scheduler); err != nil {
+		return nil, err
+	}
 	if p.OOMScoreAdj != nil {
 		if err := writeProcFile("/proc/self/oom_score_adj", strconv.Itoa(*p.OOMScoreAdj)); err != nil {
 			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
