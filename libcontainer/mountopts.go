@@ -127,6 +127,12 @@ func parseMountOptions(opts []string) parsedMount {
 				p.recClr &^= f.attr
 				p.recSet |= f.attr
 			}
+			// The access-time values are an enum, not bits: mount_setattr(2)
+			// takes one only with all of MOUNT_ATTR__ATIME cleared (EINVAL
+			// otherwise), and clearing them all alone means relatime.
+			if f.attr&unix.MOUNT_ATTR__ATIME == f.attr {
+				p.recClr |= unix.MOUNT_ATTR__ATIME
+			}
 			continue
 		}
 		if o == "tmpcopyup" {

@@ -18,8 +18,17 @@ func TestParseMountOptions(t *testing.T) {
 		t.Errorf("data %q", p.data)
 	}
 	p = parseMountOptions([]string{"rro", "rnosuid", "rnoexec", "rexec", "rsymfollow", "rrelatime", "nosymfollow"})
-	if p.recSet != unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_RELATIME || p.recClr != unix.MOUNT_ATTR_NOEXEC|unix.MOUNT_ATTR_NOSYMFOLLOW {
+	if p.recSet != unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_RELATIME || p.recClr != unix.MOUNT_ATTR_NOEXEC|unix.MOUNT_ATTR_NOSYMFOLLOW|unix.MOUNT_ATTR__ATIME {
 		t.Errorf("recursive options: set %#x clear %#x", p.recSet, p.recClr)
+	}
+	// An access-time option clears every atime bit, as mount_setattr(2)
+	// requires (runc's mounts_recursive.bats "rbind,r*atime").
+	for opt, set := range map[string]uint64{"ratime": 0, "rnoatime": unix.MOUNT_ATTR_NOATIME, "rstrictatime": unix.MOUNT_ATTR_STRICTATIME,
+		"rnostrictatime": 0, "rrelatime": 0, "rnorelatime": 0} {
+		p := parseMountOptions([]string{"rbind", opt})
+		if p.recSet != set || p.recClr&unix.MOUNT_ATTR__ATIME != unix.MOUNT_ATTR__ATIME {
+			t.Errorf("%s: set %#x clear %#x, want set %#x and all of MOUNT_ATTR__ATIME cleared", opt, p.recSet, p.recClr, set)
+		}
 	}
 	if p.flags != unix.MS_NOSYMFOLLOW || p.data != "" {
 		t.Errorf("recursive options reach mount(2): flags %#x data %q", p.flags, p.data)
