@@ -276,6 +276,9 @@ func remountAt(root *os.File, dest string, flags uintptr) error {
 }
 
 func (s *rootfsSetup) mountBind(i int, m *specs.Mount, p parsedMount) error {
+	if mountIDMapping(s.spec, m) != nil {
+		return s.mountIDMapped(i, m, p)
+	}
 	src := m.Source
 	if !filepath.IsAbs(src) {
 		src = filepath.Join(s.cfg.Bundle, src)
@@ -304,12 +307,41 @@ func (s *rootfsSetup) mountBind(i int, m *specs.Mount, p parsedMount) error {
 	return bindOnto(s.root, src, m.Destination, target, p.flags|unix.MS_BIND, p.propagation)
 }
 
+// mountIDMapped moves the id-mapped copy of mounts[i]'s source that rt
+// made (idmap_linux.go) onto the destination, opened inside the rootfs.
+func (s *rootfsSetup) mountIDMapped(i int, m *specs.Mount, p parsedMount) error {
+	tree, err := s.requestMountSource(i)
+	if err != nil {
+		return fmt.Errorf("id-mapped bind source: %w", err)
+	}
+	defer tree.Close()
+	fi, err := tree.Stat()
+	if err != nil {
+		return fmt.Errorf("id-mapped bind source: %w", err)
+	}
+	target, _, err := openOrCreateInRoot(s.root, m.Destination, !fi.IsDir())
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := unix.MoveMount(int(tree.Fd()), "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
+	}
+	return afterBind(s.root, m.Destination, p.flags|unix.MS_BIND, p.propagation)
+}
+
 // bindOnto bind-mounts src onto target (the opened dest), then remounts it
 // with the remaining flags (a bind ignores them on the first call).
 func bindOnto(root *os.File, src, dest string, target *os.File, flags uintptr, props []uintptr) error {
 	if err := unix.Mount(src, procFd(target), "", unix.MS_BIND|(flags&unix.MS_REC), ""); err != nil {
 		return err
 	}
+	return afterBind(root, dest, flags, props)
+}
+
+// afterBind remounts the bind mount now at dest with the flags a bind
+// ignores, and sets its propagation.
+func afterBind(root *os.File, dest string, flags uintptr, props []uintptr) error {
 	if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
 		if err := remountAt(root, dest, rest); err != nil {
 			return err

@@ -21,6 +21,8 @@ import (
 // would see it (the container's earlier mounts included, e.g. a source
 // inside the rootfs), and sends the fd back. The init bind-mounts the fd
 // (/proc/self/fd/N); an fd of its own mount namespace is a valid source.
+// An id-mapped bind mount always comes this way, as a detached mount tree
+// (idmap_linux.go).
 
 // requestMountSource asks the parent for an O_PATH fd of mounts[i]'s source.
 func (s *rootfsSetup) requestMountSource(i int) (*os.File, error) {
@@ -59,18 +61,29 @@ func (p *parentProcess) openMountSource(payload []byte) (*os.File, error) {
 	if err != nil || i < 0 || i >= len(p.spec.Mounts) || !isBind(&p.spec.Mounts[i]) {
 		return nil, fmt.Errorf("protocol error: mount-source %q is not a bind mount's index", payload)
 	}
-	src := p.spec.Mounts[i].Source
+	m := &p.spec.Mounts[i]
+	src := m.Source
 	if !filepath.IsAbs(src) {
 		src = filepath.Join(p.c.state.Bundle, src)
 	}
-	return openInMountNS(p.pid, src)
+	if idm := mountIDMapping(p.spec, m); idm != nil {
+		rbind := parseMountOptions(m.Options).flags&unix.MS_REC != 0
+		return inMountNS(p.pid, func() (*os.File, error) { return openIDMappedTree(src, rbind, idm) })
+	}
+	return inMountNS(p.pid, func() (*os.File, error) {
+		fd, err := unix.Open(src, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: src, Err: err}
+		}
+		return os.NewFile(uintptr(fd), src), nil
+	})
 }
 
-// openInMountNS opens path (O_PATH) in the mount namespace of pid, on a
-// thread of its own: setns(CLONE_NEWNS) needs a thread that does not share
-// its fs context, and the thread is never given back to the Go scheduler
-// (it exits with the goroutine, as in runc's goCreateMountSources).
-func openInMountNS(pid int, path string) (*os.File, error) {
+// inMountNS runs open in the mount namespace of pid, on a thread of its
+// own: setns(CLONE_NEWNS) needs a thread that does not share its fs
+// context, and the thread is never given back to the Go scheduler (it
+// exits with the goroutine, as in runc's goCreateMountSources).
+func inMountNS(pid int, open func() (*os.File, error)) (*os.File, error) {
 	type result struct {
 		f   *os.File
 		err error
@@ -92,12 +105,8 @@ func openInMountNS(pid int, path string) (*os.File, error) {
 			ch <- result{err: fmt.Errorf("join the container's mount namespace: %w", err)}
 			return
 		}
-		fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			ch <- result{err: &os.PathError{Op: "open", Path: path, Err: err}}
-			return
-		}
-		ch <- result{f: os.NewFile(uintptr(fd), path)}
+		f, err := open()
+		ch <- result{f: f, err: err}
 	}()
 	r := <-ch
 	return r.f, r.err
