@@ -140,6 +140,9 @@ func TestReadonlyTmpfsAfterSetup(t *testing.T) {
 	e := newEnv(t)
 	src := filepath.Join(e.dir, "src")
 	must(t, os.MkdirAll(src, 0o755))
+	host := filepath.Join(e.dir, "host-target")
+	must(t, os.MkdirAll(host, 0o755))
+	must(t, os.WriteFile(filepath.Join(host, "keep"), nil, 0o644))
 	b := e.bundle("b", func(c map[string]any) {
 		for _, m := range c["mounts"].([]any) {
 			if mm := m.(map[string]any); mm["destination"] == "/dev" {
@@ -148,13 +151,21 @@ func TestReadonlyTmpfsAfterSetup(t *testing.T) {
 		}
 		addMount(c, map[string]any{"source": "tmpfs", "destination": "/ro", "type": "tmpfs", "options": []string{"ro"}})
 		addMount(c, map[string]any{"source": src, "destination": "/ro/below", "options": []string{"bind"}})
-	}, "sh", "-c", "grep -E '^tmpfs /(dev|ro) ' /proc/mounts; test -c /dev/null && echo null-ok; touch /dev/x 2>&1; test -d /ro/below && echo below-ok")
+		addMount(c, map[string]any{"source": "tmpfs", "destination": "/evil", "type": "tmpfs", "options": []string{"ro"}})
+	}, "sh", "-c", "grep -E '^tmpfs /(dev|ro) ' /proc/mounts; test -c /dev/null && echo null-ok; touch /dev/x 2>&1; test -d /ro/below && echo below-ok; grep -c '^tmpfs "+host+" tmpfs ro,' /proc/mounts")
+	// Hostile: the image's /evil points at a host directory. The tmpfs,
+	// and its later remount, stay inside the rootfs.
+	must(t, os.Symlink(host, filepath.Join(b, "rootfs/evil")))
 	out := e.runOut(b, "rodev")
-	for _, want := range []string{"tmpfs /dev tmpfs ro,", "tmpfs /ro tmpfs ro,", "null-ok", "Read-only file system", "below-ok"} {
+	for _, want := range []string{"tmpfs /dev tmpfs ro,", "tmpfs /ro tmpfs ro,", "null-ok", "Read-only file system", "below-ok", "\n1\n"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("missing %q in:\n%s", want, out)
 		}
 	}
+	if entries, _ := os.ReadDir(host); len(entries) != 1 {
+		t.Fatalf("the host directory changed: %v", entries)
+	}
+	checkNoMounts(t, e.dir)
 }
 
 // maskedPaths: a path listed twice is masked once, and every masked
