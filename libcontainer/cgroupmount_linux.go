@@ -18,7 +18,7 @@ import (
 // cgroup namespace the kernel shows the container's own cgroup as the root;
 // without one, the container's cgroup directories are bind-mounted.
 func (s *rootfsSetup) mountCgroup(m *specs.Mount, p parsedMount) error {
-	target, err := openOrCreateInRoot(s.root, m.Destination, false)
+	target, _, err := openOrCreateInRoot(s.root, m.Destination, false)
 	if err != nil {
 		return err
 	}

@@ -167,6 +167,9 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 		if err := checkMountOptions(m.Type, m.Options); err != nil {
 			return fmt.Errorf("mounts[%d].options: %w", i, err)
 		}
+		if err := checkIDMapMount(s, i); err != nil {
+			return err
+		}
 	}
 	for i, d := range s.Linux.Devices {
 		if !filepath.IsAbs(d.Path) {

@@ -254,6 +254,9 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := chownFifoForJoinedUserNS(filepath.Join(p.c.dir, fifoName), spec, p.pid); err != nil {
+		return nil, err
+	}
 	if err := p.setLimits(); err != nil {
 		return nil, err
 	}

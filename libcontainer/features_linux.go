@@ -16,7 +16,7 @@ import (
 // features` (runtime-spec features.md). It is derived from the same tables
 // the validation uses, so it cannot claim more than rt does.
 func Features() *features.Features {
-	no := false
+	no, yes := false, true
 	f := &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
@@ -25,7 +25,7 @@ func Features() *features.Features {
 			Apparmor:        &features.Apparmor{Enabled: &no},
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
-			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
 			NetDevices:      &features.NetDevices{Enabled: &no},
 		},
 	}
@@ -38,7 +38,7 @@ func Features() *features.Features {
 	for o := range recAttrFlags {
 		f.MountOptions = append(f.MountOptions, o)
 	}
-	f.MountOptions = append(f.MountOptions, "tmpcopyup")
+	f.MountOptions = append(f.MountOptions, "tmpcopyup", "idmap", "ridmap")
 	sort.Strings(f.MountOptions)
 	for t := range namespaces {
 		f.Linux.Namespaces = append(f.Linux.Namespaces, string(t))

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -28,32 +30,66 @@ func procFd(f *os.File) string {
 
 // openOrCreateInRoot opens (O_PATH) dest inside root as a mount point,
 // creating it as a directory, or as an empty file when isFile, if it does
-// not exist. (The converter's readFileInRoot, rootfs/spec.go, only reads.)
-func openOrCreateInRoot(root *os.File, dest string, isFile bool) (*os.File, error) {
-	f, err := pathrs.OpenatInRoot(root, dest)
+// not exist. existed reports whether it was there before. (The converter's
+// readFileInRoot, rootfs/spec.go, only reads.)
+//
+// A dest that does not resolve because a symlink in it dangles (the image's
+// /etc/hosts -> /tmp/hosts, with no /tmp/hosts) is created where the symlink
+// points, inside the rootfs, as runc does: securejoin.SecureJoin computes
+// that path lexically (symlinks resolved as if root were /), and the
+// creation then goes through pathrs, which walks it again without
+// following any symlink out of root, so a swap in between cannot move it
+// outside.
+func openOrCreateInRoot(root *os.File, dest string, isFile bool) (f *os.File, existed bool, err error) {
+	f, err = pathrs.OpenatInRoot(root, dest)
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
-		return f, err
+		return f, err == nil, err
 	}
+	joined, err := securejoin.SecureJoin(root.Name(), dest)
+	if err != nil {
+		return nil, false, err
+	}
+	dest = stripRoot(root.Name(), joined)
 	if !isFile {
-		return pathrs.MkdirAllHandle(root, dest, 0o755)
+		f, err = pathrs.MkdirAllHandle(root, dest, 0o755)
+		return f, false, err
 	}
 	dir, err := pathrs.MkdirAllHandle(root, filepath.Dir(dest), 0o755)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer dir.Close()
 	fd, err := unix.Openat(int(dir.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_WRONLY, 0o644)
 	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return nil, err
+		return nil, false, err
 	}
 	if err == nil {
 		unix.Close(fd)
 	}
-	return pathrs.OpenatInRoot(root, dest)
+	f, err = pathrs.OpenatInRoot(root, dest)
+	return f, false, err
+}
+
+// stripRoot makes a path given with the rootfs in front of it (as runc
+// accepts for mounts[].destination: "<rootfs>/mnt") relative to the rootfs;
+// any other path is returned cleaned. Lexical only: the result is still
+// resolved inside the rootfs.
+func stripRoot(rootfs, p string) string {
+	rootfs, p = filepath.Clean("/"+rootfs), filepath.Clean("/"+p)
+	switch {
+	case rootfs == "/":
+		return p
+	case p == rootfs:
+		return "/"
+	case strings.HasPrefix(p, rootfs+"/"):
+		return p[len(rootfs):]
+	}
+	return p
 }
 
 // rootfsSetup holds what the mount steps share.
 type rootfsSetup struct {
+	sock   *syncSocket // to ask rt for bind sources (mountsource_linux.go)
 	cfg    *initConfig
 	spec   *specs.Spec
 	rootfs string
@@ -61,12 +97,21 @@ type rootfsSetup struct {
 	userns bool
 	// special: the procfs and sysfs mounts rt made (procfs_linux.go).
 	special []specialMount
+	// readonlyLater: tmpfs and /dev mounts asked read-only. They are
+	// mounted writable (device nodes, /dev/pts and other mount points go
+	// into them) and made read-only just before pivot_root, as runc does.
+	readonlyLater []delayedRO
+}
+
+type delayedRO struct {
+	dest  string
+	flags uintptr
 }
 
 // prepareRootfs runs every step before pivot_root: propagation, the rootfs
 // bind, config mounts, /dev.
-func prepareRootfs(cfg *initConfig) (*rootfsSetup, error) {
-	s := &rootfsSetup{cfg: cfg, spec: cfg.Spec, rootfs: cfg.Rootfs, userns: hasNS(cfg.Spec, specs.UserNamespace) || inUserNS()}
+func prepareRootfs(sock *syncSocket, cfg *initConfig) (*rootfsSetup, error) {
+	s := &rootfsSetup{sock: sock, cfg: cfg, spec: cfg.Spec, rootfs: cfg.Rootfs, userns: hasNS(cfg.Spec, specs.UserNamespace) || inUserNS()}
 	// Without a mount namespace of its own the container's mounts go into
 	// the host's, below the rootfs only: the host's propagation is left as
 	// it is, and delete unmounts them (unmountRootfs).
@@ -97,7 +142,9 @@ func prepareRootfs(cfg *initConfig) (*rootfsSetup, error) {
 	}
 	s.root = root
 	for i := range s.spec.Mounts {
-		if err := s.mount(&s.spec.Mounts[i]); err != nil {
+		m := s.spec.Mounts[i]
+		m.Destination = stripRoot(s.rootfs, m.Destination)
+		if err := s.mount(i, &m); err != nil {
 			return nil, fmt.Errorf("mount %s (mounts[%d]): %w", s.spec.Mounts[i].Destination, i, err)
 		}
 	}
@@ -122,9 +169,14 @@ func isBind(m *specs.Mount) bool {
 	return false
 }
 
-func (s *rootfsSetup) mount(m *specs.Mount) error {
+// mount makes mounts[i] (m, its destination made relative to the rootfs).
+func (s *rootfsSetup) mount(i int, m *specs.Mount) error {
 	p := parseMountOptions(m.Options)
-	if err := s.mountOne(m, p); err != nil {
+	if p.flags&unix.MS_RDONLY != 0 && !isBind(m) && (m.Type == "tmpfs" || filepath.Clean(m.Destination) == "/dev") {
+		p.flags &^= unix.MS_RDONLY
+		s.readonlyLater = append(s.readonlyLater, delayedRO{dest: m.Destination, flags: p.flags | unix.MS_RDONLY})
+	}
+	if err := s.mountOne(i, m, p); err != nil {
 		return err
 	}
 	if p.recSet != 0 || p.recClr != 0 {
@@ -153,21 +205,36 @@ func setRecursiveAttrs(root *os.File, dest string, set, clr uint64) error {
 	return nil
 }
 
-func (s *rootfsSetup) mountOne(m *specs.Mount, p parsedMount) error {
+func (s *rootfsSetup) mountOne(i int, m *specs.Mount, p parsedMount) error {
 	if m.Type == "cgroup" || m.Type == "cgroup2" {
 		return s.mountCgroup(m, p)
 	}
 	if isBind(m) {
-		return s.mountBind(m, p)
+		return s.mountBind(i, m, p)
 	}
 	if isSpecialFs(m.Type) {
 		return s.mountSpecial(m.Destination, m.Type, m.Source, p)
 	}
-	target, err := openOrCreateInRoot(s.root, m.Destination, false)
+	target, existed, err := openOrCreateInRoot(s.root, m.Destination, false)
 	if err != nil {
 		return err
 	}
 	defer target.Close()
+	if m.Type == "tmpfs" && existed && !hasDataOption(p.data, "mode") {
+		// A tmpfs over an existing directory keeps that directory's mode
+		// (runc #4971: "mode=" inherited); one rt created gets tmpfs's
+		// default 1777. An explicit mode= wins.
+		fi, err := target.Stat()
+		if err != nil {
+			return err
+		}
+		mode := fmt.Sprintf("mode=%04o", unixMode(fi.Mode()))
+		if p.data == "" {
+			p.data = mode
+		} else {
+			p.data = mode + "," + p.data
+		}
+	}
 	if p.copyUp {
 		err = s.mountTmpfsCopyUp(m.Destination, target, p)
 	} else {
@@ -208,21 +275,59 @@ func remountAt(root *os.File, dest string, flags uintptr) error {
 	return remount(procFd(f), flags)
 }
 
-func (s *rootfsSetup) mountBind(m *specs.Mount, p parsedMount) error {
+func (s *rootfsSetup) mountBind(i int, m *specs.Mount, p parsedMount) error {
+	if mountIDMapping(s.spec, m) != nil {
+		return s.mountIDMapped(i, m, p)
+	}
 	src := m.Source
 	if !filepath.IsAbs(src) {
 		src = filepath.Join(s.cfg.Bundle, src)
 	}
 	fi, err := os.Stat(src)
+	if err != nil && s.userns && (errors.Is(err, os.ErrPermission)) {
+		// Out of reach of this user namespace's root: rt opens it for us
+		// (mountsource_linux.go).
+		f, rerr := s.requestMountSource(i)
+		if rerr != nil {
+			return fmt.Errorf("bind source %s: %w (rt could not open it either: %w)", src, err, rerr)
+		}
+		defer f.Close()
+		if fi, err = f.Stat(); err == nil {
+			src = procFd(f)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("bind source: %w", err)
 	}
-	target, err := openOrCreateInRoot(s.root, m.Destination, !fi.IsDir())
+	target, _, err := openOrCreateInRoot(s.root, m.Destination, !fi.IsDir())
 	if err != nil {
 		return err
 	}
 	defer target.Close()
 	return bindOnto(s.root, src, m.Destination, target, p.flags|unix.MS_BIND, p.propagation)
+}
+
+// mountIDMapped moves the id-mapped copy of mounts[i]'s source that rt
+// made (idmap_linux.go) onto the destination, opened inside the rootfs.
+func (s *rootfsSetup) mountIDMapped(i int, m *specs.Mount, p parsedMount) error {
+	tree, err := s.requestMountSource(i)
+	if err != nil {
+		return fmt.Errorf("id-mapped bind source: %w", err)
+	}
+	defer tree.Close()
+	fi, err := tree.Stat()
+	if err != nil {
+		return fmt.Errorf("id-mapped bind source: %w", err)
+	}
+	target, _, err := openOrCreateInRoot(s.root, m.Destination, !fi.IsDir())
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := unix.MoveMount(int(tree.Fd()), "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
+	}
+	return afterBind(s.root, m.Destination, p.flags|unix.MS_BIND, p.propagation)
 }
 
 // bindOnto bind-mounts src onto target (the opened dest), then remounts it
@@ -231,6 +336,12 @@ func bindOnto(root *os.File, src, dest string, target *os.File, flags uintptr, p
 	if err := unix.Mount(src, procFd(target), "", unix.MS_BIND|(flags&unix.MS_REC), ""); err != nil {
 		return err
 	}
+	return afterBind(root, dest, flags, props)
+}
+
+// afterBind remounts the bind mount now at dest with the flags a bind
+// ignores, and sets its propagation.
+func afterBind(root *os.File, dest string, flags uintptr, props []uintptr) error {
 	if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
 		if err := remountAt(root, dest, rest); err != nil {
 			return err
@@ -253,6 +364,32 @@ func remount(path string, flags uintptr) error {
 	}
 	locked := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
 	return unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|flags|locked, "")
+}
+
+// hasDataOption reports whether the comma-separated mount data sets key.
+func hasDataOption(data, key string) bool {
+	for _, o := range strings.Split(data, ",") {
+		if o == key || strings.HasPrefix(o, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// unixMode turns Go's mode bits into the kernel's (set-id and sticky bits
+// included).
+func unixMode(m os.FileMode) uint32 {
+	o := uint32(m.Perm())
+	if m&os.ModeSetuid != 0 {
+		o |= unix.S_ISUID
+	}
+	if m&os.ModeSetgid != 0 {
+		o |= unix.S_ISGID
+	}
+	if m&os.ModeSticky != 0 {
+		o |= unix.S_ISVTX
+	}
+	return o
 }
 
 // unmountRootfs removes the mounts a container without a mount namespace of

@@ -139,6 +139,9 @@ func parseMountOptions(opts []string) parsedMount {
 			p.copyUp = true
 			continue
 		}
+		if o == "idmap" || o == "ridmap" {
+			continue // mountIDMapping (idmap_linux.go)
+		}
 		data = append(data, o)
 	}
 	p.data = strings.Join(data, ",")
@@ -150,8 +153,6 @@ func parseMountOptions(opts []string) parsedMount {
 func checkMountOptions(typ string, opts []string) error {
 	for _, o := range opts {
 		switch o {
-		case "idmap", "ridmap":
-			return fmt.Errorf("%q: id-mapped mounts are not supported", o)
 		case "tmpcopyup":
 			if typ != "tmpfs" {
 				return fmt.Errorf("%q: only for a tmpfs mount (type %q)", o, typ)

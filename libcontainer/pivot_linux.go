@@ -3,7 +3,11 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -42,6 +46,9 @@ func pivotRoot(rootfs string, noPivot, privateMounts bool) error {
 		return unix.Chdir("/")
 	}
 	if noPivot {
+		if err := hideHostProcSys(rootfs); err != nil {
+			return fmt.Errorf("--no-pivot: %w", err)
+		}
 		if err := unix.Chdir(rootfs); err != nil {
 			return err
 		}
@@ -82,14 +89,64 @@ func pivotRoot(rootfs string, noPivot, privateMounts bool) error {
 	return unix.Chdir("/")
 }
 
-// finishRootfs runs after pivot_root: shared root propagation and a
+// hideHostProcSys, for --no-pivot, removes from the container's mount
+// namespace every whole (root "/") procfs and sysfs mount outside the
+// rootfs. chroot leaves the host's /proc mounted in the namespace, below
+// the container's root, and the kernel lets a process mount a new procfs
+// (unshare -mrpf; mount -t proc) when a fully visible one exists there:
+// that procfs would have no masks (runc's msMoveRoot does the same). The
+// mounts go slave first so the unmount never reaches the host; where an
+// unmount is refused they are covered with an empty tmpfs instead.
+func hideHostProcSys(rootfs string) error {
+	mounts, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		inside := m.Mountpoint == rootfs || strings.HasPrefix(m.Mountpoint, rootfs+"/")
+		return m.Root != "/" || (m.FSType != "proc" && m.FSType != "sysfs") || inside, false
+	})
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		if err := unix.Mount("", m.Mountpoint, "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // below a mount already gone
+			}
+			return fmt.Errorf("make %s slave: %w", m.Mountpoint, err)
+		}
+		if err := unix.Unmount(m.Mountpoint, unix.MNT_DETACH); err != nil {
+			if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
+				return fmt.Errorf("unmount %s: %w", m.Mountpoint, err)
+			}
+			if err := unix.Mount("tmpfs", m.Mountpoint, "tmpfs", 0, ""); err != nil {
+				return fmt.Errorf("cover %s: %w", m.Mountpoint, err)
+			}
+		}
+	}
+	return nil
+}
+
+// finishRootfs runs after pivot_root (and after /dev/console is in place):
+// shared root propagation, the tmpfs and /dev mounts asked read-only, and a
 // read-only root.
-func finishRootfs(spec *specs.Spec) error {
+func finishRootfs(spec *specs.Spec, readonlyLater []delayedRO) error {
 	// Shared (or unbindable) root propagation goes on the new / only now,
 	// so it never reaches the host's mounts.
 	if p := propagationFlags[spec.Linux.RootfsPropagation]; p != 0 && p&(unix.MS_PRIVATE|unix.MS_SLAVE) == 0 && hasNS(spec, specs.MountNamespace) {
 		if err := unix.Mount("", "/", "", p, ""); err != nil {
 			return fmt.Errorf("linux.rootfsPropagation: %w", err)
+		}
+	}
+	if len(readonlyLater) > 0 {
+		// "/" is the container's root now: each destination is resolved
+		// inside it again, never through a symlink out of it.
+		root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer root.Close()
+		for _, d := range readonlyLater {
+			if err := remountAt(root, d.dest, d.flags); err != nil {
+				return fmt.Errorf("mount %s: make read-only: %w", d.dest, err)
+			}
 		}
 	}
 	if spec.Root.Readonly {

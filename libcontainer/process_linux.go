@@ -215,6 +215,10 @@ func (p *parentProcess) setUp(boot []byte, cfg *initConfig, onHooks func() error
 			if err := onHooks(); err != nil {
 				return nil, err
 			}
+		case typ == msgMountSource && !cfg.Exec:
+			if err := p.serveMountSource(payload); err != nil {
+				return nil, err
+			}
 		case typ == msgPty:
 			if fd == nil {
 				return nil, errors.New("init sent no pty")

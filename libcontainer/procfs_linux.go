@@ -68,10 +68,10 @@ func openPlainDir(root *os.File, dest string, create bool) (*os.File, error) {
 		case unix.S_IFDIR:
 		case unix.S_IFLNK:
 			unix.Close(fd)
-			return nil, fmt.Errorf("must be mounted on an ordinary directory: %s is a symlink", walked)
+			return nil, fmt.Errorf("must be mounted on ordinary directory: %s is a symlink", walked)
 		default:
 			unix.Close(fd)
-			return nil, fmt.Errorf("must be mounted on an ordinary directory: %s is not a directory", walked)
+			return nil, fmt.Errorf("must be mounted on ordinary directory: %s is not a directory", walked)
 		}
 		cur = fd
 	}

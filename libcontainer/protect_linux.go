@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -27,9 +28,17 @@ func (s *rootfsSetup) protectPaths() error {
 			return fmt.Errorf("linux.sysctl %s: %w", k, err)
 		}
 	}
+	var m masker
+	defer m.close()
+	seen := map[string]bool{}
 	for _, p := range s.spec.Linux.MaskedPaths {
-		if err := s.maskPath(p); err != nil {
-			return fmt.Errorf("linux.maskedPaths %s: %w", p, err)
+		// A path listed twice is masked once (runc too): a second mount
+		// would only stack on the first.
+		if clean := filepath.Clean("/" + p); !seen[clean] {
+			seen[clean] = true
+			if err := s.maskPath(&m, p); err != nil {
+				return fmt.Errorf("linux.maskedPaths %s: %w", p, err)
+			}
 		}
 	}
 	for _, p := range s.spec.Linux.ReadonlyPaths {
@@ -38,6 +47,23 @@ func (s *rootfsSetup) protectPaths() error {
 		}
 	}
 	return nil
+}
+
+// masker holds what masking shares: the read-only empty tmpfs that every
+// masked directory gets a bind of (one tmpfs, as runc 1.5, rather than one
+// per directory), and the checked /dev/null.
+type masker struct {
+	dirMask *os.File // O_PATH root of the first directory mask's tmpfs
+	null    *os.File
+}
+
+func (m *masker) close() {
+	if m.dirMask != nil {
+		m.dirMask.Close()
+	}
+	if m.null != nil {
+		m.null.Close()
+	}
 }
 
 // openIfExists opens p inside root (O_PATH); nil, nil when it does not
@@ -50,7 +76,7 @@ func openIfExists(root *os.File, p string) (*os.File, error) {
 	return f, err
 }
 
-func (s *rootfsSetup) maskPath(p string) error {
+func (s *rootfsSetup) maskPath(m *masker, p string) error {
 	f, err := s.openProtected(p)
 	if err != nil || f == nil {
 		return err
@@ -61,14 +87,35 @@ func (s *rootfsSetup) maskPath(p string) error {
 		return err
 	}
 	if fi.IsDir() {
-		return unix.Mount("tmpfs", procFd(f), "tmpfs", unix.MS_RDONLY, "size=0k")
+		if m.dirMask != nil {
+			// A bind keeps the source mount's read-only flag.
+			return unix.Mount(procFd(m.dirMask), procFd(f), "", unix.MS_BIND, "")
+		}
+		if err := unix.Mount("tmpfs", procFd(f), "tmpfs", unix.MS_RDONLY, "size=0k,nr_inodes=1"); err != nil {
+			if err = unix.Mount("tmpfs", procFd(f), "tmpfs", unix.MS_RDONLY, "size=0k"); err != nil {
+				return err
+			}
+		}
+		// Reopen, resolved as before: the fd from before the mount points
+		// below it. It is the tmpfs just made, or an error.
+		top, err := s.openProtected(p)
+		if err != nil || top == nil {
+			return fmt.Errorf("reopen after mount: %w", err)
+		}
+		var st unix.Statfs_t
+		if err := unix.Fstatfs(int(top.Fd()), &st); err != nil || st.Type != unix.TMPFS_MAGIC {
+			top.Close()
+			return fmt.Errorf("reopen after mount: not the tmpfs just mounted (%v)", err)
+		}
+		m.dirMask = top
+		return nil
 	}
-	null, err := openDevNull()
-	if err != nil {
-		return err
+	if m.null == nil {
+		if m.null, err = openDevNull(); err != nil {
+			return err
+		}
 	}
-	defer null.Close()
-	return unix.Mount(procFd(null), procFd(f), "", unix.MS_BIND, "")
+	return unix.Mount(procFd(m.null), procFd(f), "", unix.MS_BIND, "")
 }
 
 // openDevNull opens /dev/null without following a symlink and checks that

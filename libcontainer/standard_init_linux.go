@@ -18,7 +18,7 @@ func standardInit(sock *syncSocket, cfg *initConfig) error {
 	if err := setupNetwork(spec); err != nil {
 		return err
 	}
-	rfs, err := prepareRootfs(cfg)
+	rfs, err := prepareRootfs(sock, cfg)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func standardInit(sock *syncSocket, cfg *initConfig) error {
 			return err
 		}
 	}
-	if err := finishRootfs(spec); err != nil {
+	if err := finishRootfs(spec, rfs.readonlyLater); err != nil {
 		return err
 	}
 	if pers := spec.Linux.Personality; pers != nil {

@@ -11,6 +11,10 @@ package libcontainer
 //	5     parent -> init  config + fd         initConfig (JSON) in a sealed memfd: any size
 //	6     init -> parent  hooks               set linux.resources, run prestart+createRuntime now
 //	7     parent -> init  hooks-done          (or "error <msg>" if a hook failed)
+//	6b    init -> parent  mount-source <i>    a bind source of mounts[i] the init cannot
+//	                                          reach (new user ns): open it for me
+//	6c    parent -> init  mount-fd + fd       its O_PATH fd, opened in the init's mount
+//	                                          ns (or "error <msg>"; mountsource_linux.go)
 //	8     init -> parent  pty + fd            pty master (terminal: true)
 //	9     init -> parent  ready               all set up; the parent sets linux.resources if
 //	                                          step 6 did not (`rt exec`: moves the process
@@ -53,6 +57,8 @@ const (
 	msgHooks       = "hooks"
 	msgHooksDone   = "hooks-done"
 	msgPty         = "pty"
+	msgMountSource = "mount-source"
+	msgMountFd     = "mount-fd"
 	msgReady       = "ready"
 	msgReadyAck    = "ready-ack"
 	msgError       = "error"

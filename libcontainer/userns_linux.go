@@ -303,3 +303,51 @@ func rootlessRootHint(err error) error {
 // (podman rootless runs its runtime as root of its own): mknod is refused
 // there as in a container's, so device nodes are bound from the host.
 func inUserNS() bool { return userns.RunningInUserNS() }
+
+// chownFifoForJoinedUserNS: a container that joins an existing user
+// namespace (linux.namespaces path, no uidMappings of its own) has its
+// process's host ids in that namespace's maps, which makeExecFifo could not
+// know. Once the init is in the namespace, its /proc/<pid>/uid_map and
+// gid_map tell them, and the fifo gets that owner: the init (root of the
+// namespace, not of the host) must open it.
+func chownFifoForJoinedUserNS(fifo string, spec *specs.Spec, pid int) error {
+	if spec.Process == nil || len(spec.Linux.UIDMappings) > 0 || hasNewNS(spec, specs.UserNamespace) || !hasNS(spec, specs.UserNamespace) || os.Geteuid() != 0 {
+		return nil
+	}
+	uids, err := readIDMap(pid, "uid_map")
+	if err != nil {
+		return err
+	}
+	gids, err := readIDMap(pid, "gid_map")
+	if err != nil {
+		return err
+	}
+	uid, gid := hostID(spec.Process.User.UID, uids), hostID(spec.Process.User.GID, gids)
+	if err := os.Chown(fifo, uid, gid); err != nil {
+		return fmt.Errorf("exec fifo: owner %d:%d (joined user namespace): %w", uid, gid, err)
+	}
+	return nil
+}
+
+// readIDMap parses /proc/<pid>/uid_map or gid_map.
+func readIDMap(pid int, file string) ([]specs.LinuxIDMapping, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + file)
+	if err != nil {
+		return nil, err
+	}
+	var maps []specs.LinuxIDMapping
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		var v [3]uint64
+		for i := range f {
+			if v[i], err = strconv.ParseUint(f[i], 10, 32); err != nil {
+				return nil, fmt.Errorf("%s: bad line %q", file, line)
+			}
+		}
+		maps = append(maps, specs.LinuxIDMapping{ContainerID: uint32(v[0]), HostID: uint32(v[1]), Size: uint32(v[2])})
+	}
+	return maps, nil
+}

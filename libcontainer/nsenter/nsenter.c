@@ -13,11 +13,11 @@
  *   child  -> parent "pid <n>"   the host pid of the container init
  *   child  -> parent "error <msg>" on any failure; the child then exits 1.
  *
- * Steps: open every namespace to join (paths are host paths), setns into the
- * user namespace first and the others after; unshare the new ones (user first,
- * so the others belong to it); then fork. The fork child is PID 1 of a new PID
- * namespace and returns into Go's `rt init`; this intermediate process reports
- * the child's pid and exits. rt is a child subreaper while it waits, so the
+ * Steps: open every namespace to join (paths are host paths), setns into
+ * them (the user namespace in the middle: see the join passes); unshare the
+ * new ones (user first, so the others belong to it); then fork. The fork
+ * child is PID 1 of a new PID namespace and returns into Go's `rt init`; this
+ * intermediate process reports the child's pid and exits. rt is a child subreaper while it waits, so the
  * init is re-parented to rt (or to the caller's subreaper, e.g. a shim).
  */
 #define _GNU_SOURCE
@@ -142,14 +142,36 @@ __attribute__((constructor)) static void rt_nsenter(void)
 		if (joins[i].fd < 0)
 			die("open namespace %s", joins[i].path);
 	}
-	/* The user namespace first: it grants the rights to join the others. */
-	for (int pass = 0; pass < 2; pass++) {
+	/*
+	 * Three passes, as runc (runc #4390): the other namespaces first, while
+	 * we are still the caller (root may join a namespace that the user
+	 * namespace to join does not own), skipping those refused (EPERM); then
+	 * the user namespace, which grants the rights to join the rest (a
+	 * rootless caller); then what the first pass skipped, where a refusal is
+	 * fatal.
+	 */
+	for (int pass = 0; pass < 3; pass++) {
 		for (int i = 0; i < njoin; i++) {
-			if ((joins[i].flag == CLONE_NEWUSER) != (pass == 0))
+			if (joins[i].fd < 0 || (joins[i].flag == CLONE_NEWUSER) != (pass == 1))
 				continue;
-			if (setns(joins[i].fd, joins[i].flag) < 0)
+			if (setns(joins[i].fd, joins[i].flag) < 0) {
+				if (pass == 0 && errno == EPERM)
+					continue;
 				die("join namespace %s", joins[i].path);
+			}
 			close(joins[i].fd);
+			joins[i].fd = -1;
+			/*
+			 * Become root of the joined user namespace, as after
+			 * creating one: our host ids are not mapped there, and
+			 * files created with unmapped ids fail (EOVERFLOW).
+			 */
+			if (joins[i].flag == CLONE_NEWUSER) {
+				if (setresgid(0, 0, 0) < 0 && errno != EINVAL)
+					die("setresgid(0) in user namespace");
+				if (setresuid(0, 0, 0) < 0 && errno != EINVAL)
+					die("setresuid(0) in user namespace");
+			}
 		}
 	}
 

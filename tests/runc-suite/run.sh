@@ -67,7 +67,10 @@ INT=$SUITE/integration
 # evals it), downloading into testdata/ first. Here there is no network: the
 # busybox rootfs is made from the image fixture (rt import) or from Debian's
 # busybox-static; the Debian image only if DEBIAN_IMAGE names one.
-BUSYBOX_TAR=$CACHE/busybox-rootfs.tar
+# Like runc's busybox image (docker-library's rootfs tarball), it has no
+# /proc and no /sys: the runtime creates them. mask.bats relies on that
+# ("ln -s /symlink rootfs/proc" must make /proc itself the symlink).
+BUSYBOX_TAR=$CACHE/busybox-rootfs.v2.tar
 if [ ! -s "$BUSYBOX_TAR" ]; then
 	tmp=$(mktemp -d "$CACHE/bb.XXXXXX")
 	FIXTURE=${BUSYBOX_FIXTURE:-/work/shared/images/busybox.tar}
@@ -78,6 +81,7 @@ if [ ! -s "$BUSYBOX_TAR" ]; then
 		log "busybox rootfs from Debian's busybox-static"
 		RT=$RT "$REPO/tests/lib/mkbundle.sh" "$tmp/b" >/dev/null
 	fi
+	rmdir "$tmp/b/rootfs/proc" "$tmp/b/rootfs/sys" 2>/dev/null || true
 	tar -C "$tmp/b/rootfs" -cf "$BUSYBOX_TAR.new" .
 	mv "$BUSYBOX_TAR.new" "$BUSYBOX_TAR"
 	rm -rf "$tmp"
