@@ -160,6 +160,15 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 	if len(s.Linux.TimeOffsets) > 0 && !hasNewNS(s, specs.TimeNamespace) {
 		return errors.New("linux.timeOffsets: requires a new time namespace")
 	}
+	for clock, off := range s.Linux.TimeOffsets {
+		// The clocks a time namespace offsets (time_namespaces(7)).
+		if clock != "monotonic" && clock != "boottime" {
+			return fmt.Errorf("linux.timeOffsets: unknown clock %q (monotonic or boottime)", clock)
+		}
+		if off.Nanosecs >= 1e9 {
+			return fmt.Errorf("linux.timeOffsets.%s.nanosecs: %d is not below 1000000000", clock, off.Nanosecs)
+		}
+	}
 	for i, m := range s.Mounts {
 		if !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("mounts[%d].destination: %q is not an absolute path", i, m.Destination)

@@ -145,6 +145,12 @@ func makeExecFifo(path string, spec *specs.Spec) error {
 	if err := os.Chmod(path, 0o600); err != nil { // umask-proof
 		return fmt.Errorf("exec fifo: %w", err)
 	}
+	return ownExecFifo(path, spec)
+}
+
+// ownExecFifo gives the fifo to the process's user. With a joined user
+// namespace it runs again once its maps are known (joinedUserns).
+func ownExecFifo(path string, spec *specs.Spec) error {
 	if spec.Process == nil {
 		return nil
 	}
@@ -209,6 +215,7 @@ func (p *initProcess) start() (*os.File, error) {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifo.Close()
+	p.mapsKnown = func() error { return ownExecFifo(fifo.Name(), p.spec) }
 	return p.parentProcess.start(fifo, p.handshake)
 }
 
@@ -340,8 +347,8 @@ func bootstrapData(spec *specs.Spec) []byte {
 		}
 	}
 	fmt.Fprintf(&b, "clone %d\n", flags)
-	for clock, off := range spec.Linux.TimeOffsets {
-		fmt.Fprintf(&b, "timens %s %d %d\n", clock, off.Secs, off.Nanosecs)
+	if len(spec.Linux.TimeOffsets) > 0 {
+		b.WriteString("timens\n") // ask for them: writeTimeOffsets
 	}
 	return []byte(b.String())
 }

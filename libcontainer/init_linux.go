@@ -65,6 +65,7 @@ func Init() {
 	closeFdsExcept(3+preserved, fd, fifoFd, savedStderr)
 	sock := &syncSocket{f: os.NewFile(uintptr(fd), "init-sock")}
 	initSock = sock
+	initLogrus(os.Getenv(envDebug) == "1")
 	os.Clearenv()
 	err = initContainer(sock)
 	// Only reached on failure.

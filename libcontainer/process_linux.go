@@ -35,6 +35,9 @@ type parentProcess struct {
 	pid                   int
 	// initDied: the init (or the intermediate) died during set-up.
 	initDied bool
+	// mapsKnown, if set, runs once the maps of a joined user namespace
+	// are in spec (create: the exec fifo's owner).
+	mapsKnown func() error
 }
 
 // start runs `rt init` with the socket, the preserved fds and, for a
@@ -78,18 +81,22 @@ func (p *parentProcess) start(fifo *os.File, handshake func(fifoFd int) (*os.Fil
 	defer relayW.Close()
 	stderrFd := 3 + len(extra)
 	extra = append(extra, orDefault(p.stderr, os.Stderr))
+	env := []string{
+		envInitSock + "=" + strconv.Itoa(sockFd),
+		envFifoFd + "=" + strconv.Itoa(fifoFd),
+		envPreserveFds + "=" + strconv.Itoa(p.preserveFds),
+		envStderrFd + "=" + strconv.Itoa(stderrFd),
+		// A crash of the init (it runs on the container's stderr) is
+		// never a goroutine dump; the parent reports it in one line.
+		"GOTRACEBACK=none",
+	}
+	if debugEnabled() {
+		env = append(env, envDebug+"=1")
+	}
 	cmd := &exec.Cmd{
-		Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-		Args: []string{"rt", "init"},
-		Env: []string{
-			envInitSock + "=" + strconv.Itoa(sockFd),
-			envFifoFd + "=" + strconv.Itoa(fifoFd),
-			envPreserveFds + "=" + strconv.Itoa(p.preserveFds),
-			envStderrFd + "=" + strconv.Itoa(stderrFd),
-			// A crash of the init (it runs on the container's stderr) is
-			// never a goroutine dump; the parent reports it in one line.
-			"GOTRACEBACK=none",
-		},
+		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args:       []string{"rt", "init"},
+		Env:        env,
 		ExtraFiles: extra,
 		Stdin:      orDefault(p.stdin, os.Stdin),
 		Stdout:     orDefault(p.stdout, os.Stdout),
@@ -182,6 +189,21 @@ func (p *parentProcess) setUp(boot []byte, cfg *initConfig, onHooks func() error
 				return nil, err
 			}
 			if err := p.sock.send(msgUsermapDone, nil); err != nil {
+				return nil, err
+			}
+			continue
+		case msgIDMap:
+			if err := p.joinedUserns(payload); err != nil {
+				_ = p.sock.send(msgError, []byte(err.Error()))
+				return nil, err
+			}
+			continue
+		case msgTimens:
+			if err := writeTimeOffsets(p.cmd.Process.Pid, p.spec.Linux.TimeOffsets); err != nil {
+				_ = p.sock.send(msgError, []byte(err.Error()))
+				return nil, err
+			}
+			if err := p.sock.send(msgTimensDone, nil); err != nil {
 				return nil, err
 			}
 			continue
@@ -323,6 +345,63 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 		}
 	}
 	return write("gid_map", l.GIDMappings)
+}
+
+// joinedUserns takes the maps of the user namespace the process joined
+// (config.json has none for a joined one), as runc reads them, so the
+// container's ids are known on the host.
+func (p *parentProcess) joinedUserns(payload []byte) error {
+	uids, gids, ok := strings.Cut(string(payload), "--\n")
+	if !ok {
+		return fmt.Errorf("protocol error: bad idmap %q", payload)
+	}
+	l := p.spec.Linux
+	if len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0 {
+		return nil
+	}
+	var err error
+	if l.UIDMappings, err = parseIDMap(uids); err != nil {
+		return fmt.Errorf("joined user namespace: uid_map: %w", err)
+	}
+	if l.GIDMappings, err = parseIDMap(gids); err != nil {
+		return fmt.Errorf("joined user namespace: gid_map: %w", err)
+	}
+	if p.mapsKnown != nil {
+		return p.mapsKnown()
+	}
+	return nil
+}
+
+// parseIDMap reads /proc/<pid>/uid_map's format: "inside outside size"
+// per line.
+func parseIDMap(s string) ([]specs.LinuxIDMapping, error) {
+	var maps []specs.LinuxIDMapping
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		if line == "" {
+			continue
+		}
+		var m specs.LinuxIDMapping
+		if n, err := fmt.Sscanf(line, "%d %d %d", &m.ContainerID, &m.HostID, &m.Size); n != 3 {
+			return nil, fmt.Errorf("bad line %q: %v", line, err)
+		}
+		maps = append(maps, m)
+	}
+	return maps, nil
+}
+
+// writeTimeOffsets sets the offsets of the time namespace pid made (and
+// has not entered). rt writes them, not nsenter.c: in a new user namespace
+// the process cannot open its own timens_offsets (runc's stage-0 writes
+// them too).
+func writeTimeOffsets(pid int, offs map[string]specs.LinuxTimeOffset) error {
+	var b strings.Builder
+	for clock, off := range offs {
+		fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+	}
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/timens_offsets", pid), []byte(b.String()), 0); err != nil {
+		return fmt.Errorf("linux.timeOffsets: %w", err)
+	}
+	return nil
 }
 
 // PrimeCgroupAttach starts, in the background, the kernel's wait that the
