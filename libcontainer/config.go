@@ -320,8 +320,6 @@ func checkUnsupported(s *specs.Spec) error {
 		switch {
 		case p.Scheduler != nil:
 			return errors.New("process.scheduler: not supported")
-		case p.ExecCPUAffinity != nil:
-			return errors.New("process.execCPUAffinity: not supported")
 		case p.ApparmorProfile != "" && apparmorEnabled():
 			return errors.New("process.apparmorProfile: AppArmor profiles are not supported yet (refusing to run unconfined)")
 		case p.SelinuxLabel != "" && selinuxEnabled():
@@ -386,6 +384,9 @@ func validateProcess(p *specs.Process) error {
 				warnf("process.capabilities.%s: ignoring unknown capabilities %s", set.field, strings.Join(unknown, ", "))
 			}
 		}
+	}
+	if _, err := parseExecAffinity(p.ExecCPUAffinity); err != nil {
+		return err
 	}
 	for i, r := range p.Rlimits {
 		if _, ok := rlimitTypes[r.Type]; !ok {

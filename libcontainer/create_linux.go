@@ -255,6 +255,9 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 		// exist, so they count only the container's processes.
 		p.limitsPending = true
 	}
+	// Not rt's affinity (`taskset -c 0 rt run`): all CPUs, within the
+	// cgroup's cpuset, for the init and all it forks.
+	resetAffinity(p.cmd.Process.Pid)
 	cfg := p.config()
 	cfg.NoPivot, cfg.FifoFd = p.opts.NoPivot, fifoFd
 	console, err := p.setUp(bootstrapData(spec), cfg, p.runtimeHooks)

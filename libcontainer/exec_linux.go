@@ -48,10 +48,20 @@ func (c *Container) Exec(o ExecOpts) (*ExecResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The process's execCPUAffinity, else config.json's (runc's rule).
+	affSpec := o.Process.ExecCPUAffinity
+	if affSpec == nil && c.state.Config.Process != nil {
+		affSpec = c.state.Config.Process.ExecCPUAffinity
+	}
+	aff, err := parseExecAffinity(affSpec)
+	if err != nil {
+		return nil, err
+	}
 	p := &setnsProcess{
 		parentProcess: parentProcess{c: c, spec: &spec, preserveFds: o.PreserveFds, cg: cg},
 		joinPid:       c.state.Pid,
 		joined:        o.Joined,
+		affinity:      aff,
 	}
 	console, err := p.start()
 	if err != nil {
@@ -75,6 +85,8 @@ type setnsProcess struct {
 	// joined runs once the process is in the container and only waits to
 	// execve (ExecOpts.Joined).
 	joined func()
+	// affinity is process.execCPUAffinity (nil: all CPUs).
+	affinity *execAffinity
 }
 
 func (p *setnsProcess) start() (*os.File, error) {
@@ -84,6 +96,13 @@ func (p *setnsProcess) start() (*os.File, error) {
 func (p *setnsProcess) handshake(int) (*os.File, error) {
 	cfg := p.config()
 	cfg.Exec = true
+	// The initial affinity before the bootstrap: the set-up, in the
+	// container's namespaces, runs there already.
+	if a := p.affinity; a != nil && a.initial != nil {
+		if err := setAffinity(p.cmd.Process.Pid, a.initial, "process.execCPUAffinity.initial"); err != nil {
+			return nil, err
+		}
+	}
 	console, err := p.setUp(joinData(p.spec, p.joinPid), cfg, nil)
 	if err != nil {
 		return nil, err
@@ -96,6 +115,17 @@ func (p *setnsProcess) handshake(int) (*os.File, error) {
 	if p.cg != nil {
 		if err := p.cg.Apply(p.pid); err != nil {
 			return nil, fmt.Errorf("join cgroup %s: %w", p.cg.Path(), err)
+		}
+	}
+	// In the cgroup: the final affinity, or all CPUs of its cpuset when
+	// none is configured (not rt's own). The main thread is the one that
+	// execs.
+	switch a := p.affinity; {
+	case a == nil:
+		resetAffinity(p.pid)
+	case a.final != nil:
+		if err := setAffinity(p.pid, a.final, "process.execCPUAffinity.final"); err != nil {
+			return nil, err
 		}
 	}
 	// An exec'd process is not the container's state. After the ack, the
