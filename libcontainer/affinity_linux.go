@@ -45,19 +45,24 @@ func parseExecAffinity(a *specs.CPUAffinity) (*execAffinity, error) {
 }
 
 // parseCPUList parses the kernel's list format ("0-3,5,7-9"); "" is nil.
-func parseCPUList(s string) (*unix.CPUSet, error) {
+func parseCPUList(s string) (*unix.CPUSet, error) { return parseBitList(s, "CPU") }
+
+// parseBitList parses a list of CPUs or NUMA nodes (what, for errors) in
+// the kernel's list format into a bitmap of 1024 (the kernel's usual
+// NR_CPUS and MAX_NUMNODES limit); "" is nil.
+func parseBitList(s, what string) (*unix.CPUSet, error) {
 	if s == "" {
 		return nil, nil
 	}
 	set := new(unix.CPUSet)
 	limit := uint64(unsafe.Sizeof(*set) * 8)
 	cpu := func(v string) (int, error) {
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("%q: not a CPU number", v)
+			return 0, fmt.Errorf("%q: not a %s number", v, what)
 		}
 		if n >= limit {
-			return 0, fmt.Errorf("CPU %d: above the highest rt supports (%d)", n, limit-1)
+			return 0, fmt.Errorf("%s %d: above the highest rt supports (%d)", what, n, limit-1)
 		}
 		return int(n), nil
 	}
@@ -84,7 +89,7 @@ func parseCPUList(s string) (*unix.CPUSet, error) {
 		}
 	}
 	if set.Count() == 0 {
-		return nil, fmt.Errorf("%q: no CPU", s)
+		return nil, fmt.Errorf("%q: no %s", s, what)
 	}
 	return set, nil
 }

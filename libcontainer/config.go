@@ -311,8 +311,6 @@ func checkUnsupported(s *specs.Spec) error {
 		return errors.New("linux.intelRdt: not supported")
 	case len(l.NetDevices) > 0:
 		return errors.New("linux.netDevices: not supported")
-	case l.MemoryPolicy != nil:
-		return errors.New("linux.memoryPolicy: not supported")
 	case l.MountLabel != "" && selinuxEnabled():
 		return errors.New("linux.mountLabel: SELinux labels are not supported yet")
 	}
@@ -333,6 +331,9 @@ func checkUnsupported(s *specs.Spec) error {
 				return fmt.Errorf("process.ioPriority.priority: %d is not in 0..7", p.IOPriority.Priority)
 			}
 		}
+	}
+	if _, err := parseMemPolicy(l.MemoryPolicy); err != nil {
+		return err
 	}
 	if pers := l.Personality; pers != nil {
 		if _, ok := personalities[pers.Domain]; !ok {

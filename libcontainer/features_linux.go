@@ -50,6 +50,7 @@ func Features() *features.Features {
 	mode, _ := cgroups.HostMode()
 	v1, v2, sd := mode == cgroups.ModeV1, mode == cgroups.ModeV2, true
 	f.Linux.Cgroup = &features.Cgroup{V1: &v1, V2: &v2, Systemd: &sd, SystemdUser: &no}
+	f.Linux.MemoryPolicy = &features.MemoryPolicy{Modes: names(mpolModes), Flags: names(mpolFlags)}
 	enabled := seccomp.Enabled
 	f.Linux.Seccomp = &features.Seccomp{Enabled: &enabled}
 	if enabled {

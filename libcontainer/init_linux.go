@@ -112,6 +112,20 @@ type readyProcess struct {
 // capabilities, seccomp), resolves the executable and hands over to the
 // parent ("ready"). Shared by the init and `rt exec` (exec set).
 func prepareProcess(sock *syncSocket, spec *specs.Spec, preserveFds int, exec bool) (*readyProcess, error) {
+	// Before the seccomp filter, which may refuse personality(2) or
+	// set_mempolicy(2) to the container.
+	if pers := spec.Linux.Personality; pers != nil {
+		if _, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, personalities[pers.Domain], 0, 0); errno != 0 {
+			return nil, fmt.Errorf("linux.personality: %w", errno)
+		}
+	}
+	mp, err := parseMemPolicy(spec.Linux.MemoryPolicy)
+	if err == nil && mp != nil {
+		err = mp.apply()
+	}
+	if err != nil {
+		return nil, err
+	}
 	late, err := setupProcess(spec.Process, spec.Linux.Seccomp)
 	if err != nil {
 		return nil, err
