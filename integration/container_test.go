@@ -299,3 +299,35 @@ func TestProcessEnvOverrides(t *testing.T) {
 		t.Fatalf("got %q, want %q", out, want)
 	}
 }
+
+// A program only its owner may execute runs for another user who has
+// CAP_DAC_OVERRIDE, as execve allows (rt checked with access(2), which
+// ignores capabilities for a non-root user); without it, 126.
+func TestExecWithDACOverride(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		p := obj(c, "process")
+		p["user"] = map[string]any{"uid": 1000, "gid": 100}
+		p["capabilities"] = map[string]any{}
+	}, "/owneronly/echo", "ran") // busybox runs the applet its name says
+	data, err := os.ReadFile(filepath.Join(b, "rootfs/bin/busybox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := filepath.Join(b, "rootfs/owneronly/echo")
+	os.Mkdir(filepath.Dir(prog), 0o755)
+	if err := os.WriteFile(prog, data, 0o744); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(prog, 0o744)
+	if _, errs, code := e.rtIn(b, nil, "run", "nocap"); code != 126 || !strings.Contains(errs, "permission denied") {
+		t.Fatalf("without CAP_DAC_OVERRIDE: exit %d, stderr %q, want 126", code, errs)
+	}
+	e.editConfig(b, func(c map[string]any) {
+		caps := []string{"CAP_DAC_OVERRIDE"}
+		obj(c, "process")["capabilities"] = map[string]any{"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps, "ambient": caps}
+	})
+	if out := e.runOut(b, "cap"); out != "ran\n" {
+		t.Fatalf("with CAP_DAC_OVERRIDE: %q", out)
+	}
+}

@@ -341,5 +341,9 @@ func checkExecutable(path string) error {
 	if fi.IsDir() {
 		return errors.New("is a directory")
 	}
-	return unix.Access(path, unix.X_OK)
+	// With the effective ids and capabilities, as execve will check:
+	// access(2) uses the real ones, and for a non-root user drops the
+	// capabilities, so a user with CAP_DAC_OVERRIDE would be refused a
+	// program only its owner may run, which execve allows.
+	return unix.Faccessat(unix.AT_FDCWD, path, unix.X_OK, unix.AT_EACCESS)
 }
