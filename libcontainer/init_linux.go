@@ -126,7 +126,7 @@ func prepareProcess(sock *syncSocket, spec *specs.Spec, preserveFds int, exec bo
 	if err != nil {
 		return nil, err
 	}
-	late, err := setupProcess(spec.Process, spec.Linux.Seccomp)
+	late, err := setupProcess(sock, spec.Process, spec.Linux.Seccomp)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,7 @@ func prepareProcess(sock *syncSocket, spec *specs.Spec, preserveFds int, exec bo
 	// With no_new_privs the filter can be loaded without CAP_SYS_ADMIN, so
 	// as late as possible: fewer of rt's own syscalls run under it.
 	if spec.Process.NoNewPrivileges {
-		if err := loadSeccomp(spec.Linux.Seccomp); err != nil {
+		if err := loadSeccomp(sock, spec.Linux.Seccomp); err != nil {
 			return nil, err
 		}
 	}
@@ -189,7 +189,7 @@ func handOver(sock *syncSocket, preserveFds int, keepOpen bool) error {
 
 // setupProcess applies rlimits, oom score, cwd, user and capabilities, in
 // the order that keeps the rights each step needs.
-func setupProcess(p *specs.Process, sc *specs.LinuxSeccomp) ([]specs.POSIXRlimit, error) {
+func setupProcess(sock *syncSocket, p *specs.Process, sc *specs.LinuxSeccomp) ([]specs.POSIXRlimit, error) {
 	late, err := setRlimits(p.Rlimits, true)
 	if err != nil {
 		return nil, err
@@ -225,7 +225,7 @@ func setupProcess(p *specs.Process, sc *specs.LinuxSeccomp) ([]specs.POSIXRlimit
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
 	// before the user switch clears the effective set.
 	if !p.NoNewPrivileges {
-		if err := loadSeccomp(sc); err != nil {
+		if err := loadSeccomp(sock, sc); err != nil {
 			return nil, err
 		}
 	}

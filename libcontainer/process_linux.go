@@ -237,6 +237,13 @@ func (p *parentProcess) setUp(boot []byte, cfg *initConfig, onHooks func() error
 			if err := onHooks(); err != nil {
 				return nil, err
 			}
+		case typ == msgSeccomp:
+			if fd == nil {
+				return nil, errors.New("init sent no seccomp listener")
+			}
+			if err := p.toSeccompAgent(fd, cfg); err != nil {
+				return nil, err
+			}
 		case typ == msgPty:
 			if fd == nil {
 				return nil, errors.New("init sent no pty")
@@ -345,6 +352,23 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 		}
 	}
 	return write("gid_map", l.GIDMappings)
+}
+
+// toSeccompAgent sends the process's seccomp listener to the agent: the
+// state is the container's, creating for its init, running for an exec'd
+// process (whose own pid is the message's pid).
+func (p *parentProcess) toSeccompAgent(listener *os.File, cfg *initConfig) error {
+	st := specs.State{
+		Version: specs.Version, ID: p.c.state.ID, Status: specs.StateCreating,
+		Pid: p.pid, Bundle: p.c.state.Bundle, Annotations: p.c.state.Annotations,
+	}
+	if cfg.Exec {
+		st.Status, st.Pid = specs.StateRunning, p.c.state.Pid
+	}
+	return sendToSeccompAgent(p.spec.Linux.Seccomp, listener, &specs.ContainerProcessState{
+		Version: specs.Version, Fds: []string{specs.SeccompFdName}, Pid: p.pid,
+		Metadata: p.spec.Linux.Seccomp.ListenerMetadata, State: st,
+	})
 }
 
 // joinedUserns takes the maps of the user namespace the process joined

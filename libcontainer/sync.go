@@ -16,6 +16,8 @@ package libcontainer
 //	5     parent -> init  config + fd         initConfig (JSON) in a sealed memfd: any size
 //	6     init -> parent  hooks               set linux.resources, run prestart+createRuntime now
 //	7     parent -> init  hooks-done          (or "error <msg>" if a hook failed)
+//	7a    init -> parent  seccomp + fd        the seccomp listener (SCMP_ACT_NOTIFY): the
+//	                                          parent sends it to the agent (listenerPath)
 //	8     init -> parent  pty + fd            pty master (terminal: true)
 //	9     init -> parent  ready               all set up; the parent sets linux.resources if
 //	                                          step 6 did not (`rt exec`: moves the process
@@ -63,6 +65,7 @@ const (
 	msgHooks       = "hooks"
 	msgHooksDone   = "hooks-done"
 	msgPty         = "pty"
+	msgSeccomp     = "seccomp"
 	msgReady       = "ready"
 	msgReadyAck    = "ready-ack"
 	msgError       = "error"
