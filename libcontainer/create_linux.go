@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,9 @@ type CreateOpts struct {
 	Cleanup     string
 	// Stdio of the init when it has no terminal; nil means rt's own.
 	Stdin, Stdout, Stderr *os.File
+	// PidfdSocket, if set, receives a pidfd of the container's init once
+	// it is set up (--pidfd-socket; the caller dials it and closes it).
+	PidfdSocket *net.UnixConn
 	// KeepLocked: a successful Create returns the container still locked,
 	// so the caller (rt run) starts it without a second lock and a reload
 	// of the state it just wrote; the caller unlocks it.
@@ -203,7 +207,7 @@ type initProcess struct {
 func newInitProcess(c *Container, o *CreateOpts, cg cgroups.Manager) *initProcess {
 	return &initProcess{opts: o, parentProcess: parentProcess{
 		c: c, spec: o.Spec, preserveFds: o.PreserveFds, cg: cg,
-		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
+		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr, pidfdSock: o.PidfdSocket,
 	}}
 }
 
@@ -274,6 +278,9 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	p.c.state.Pid, p.c.state.StartTime = p.pid, start
 	p.c.state.InitExe, _ = procExe(p.pid) // tells created from running
 	if err := p.c.saveState(); err != nil {
+		return nil, err
+	}
+	if err := p.sendPidfd("standard"); err != nil {
 		return nil, err
 	}
 	if err := p.ackReady(); err != nil {

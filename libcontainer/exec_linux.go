@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 
@@ -15,6 +16,9 @@ type ExecOpts struct {
 	PreserveFds int
 	// IgnorePaused allows exec into a paused container (it then waits).
 	IgnorePaused bool
+	// PidfdSocket, if set, receives a pidfd of the process once it is in
+	// the container (--pidfd-socket; the caller dials it and closes it).
+	PidfdSocket *net.UnixConn
 	// Joined, if set, is called once the process is in the container's
 	// namespaces and cgroup and only waits to execve. The CLI releases the
 	// container lock there: in a paused container that wait lasts until
@@ -58,7 +62,7 @@ func (c *Container) Exec(o ExecOpts) (*ExecResult, error) {
 		return nil, err
 	}
 	p := &setnsProcess{
-		parentProcess: parentProcess{c: c, spec: &spec, preserveFds: o.PreserveFds, cg: cg},
+		parentProcess: parentProcess{c: c, spec: &spec, preserveFds: o.PreserveFds, cg: cg, pidfdSock: o.PidfdSocket},
 		joinPid:       c.state.Pid,
 		joined:        o.Joined,
 		affinity:      aff,
@@ -127,6 +131,9 @@ func (p *setnsProcess) handshake(int) (*os.File, error) {
 		if err := setAffinity(p.pid, a.final, "process.execCPUAffinity.final"); err != nil {
 			return nil, err
 		}
+	}
+	if err := p.sendPidfd("setns"); err != nil {
+		return nil, err
 	}
 	// An exec'd process is not the container's state. After the ack, the
 	// socket tells whether its execve worked.

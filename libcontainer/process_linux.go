@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -38,6 +39,9 @@ type parentProcess struct {
 	// mapsKnown, if set, runs once the maps of a joined user namespace
 	// are in spec (create: the exec fifo's owner).
 	mapsKnown func() error
+	// pidfdSock, if set, gets a pidfd of the process once it is ready
+	// (--pidfd-socket).
+	pidfdSock *net.UnixConn
 }
 
 // start runs `rt init` with the socket, the preserved fds and, for a
@@ -352,6 +356,29 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 		}
 	}
 	return write("gid_map", l.GIDMappings)
+}
+
+// sendPidfd hands a pidfd of the process to the --pidfd-socket caller
+// (SCM_RIGHTS, named "standard" for a container's init and "setns" for an
+// exec'd process, as runc). It is opened here, in rt, while the process
+// waits for ready-ack, so it cannot be a reused pid's; nothing is passed
+// into the container for it.
+func (p *parentProcess) sendPidfd(name string) error {
+	if p.pidfdSock == nil {
+		return nil
+	}
+	fd, err := unix.PidfdOpen(p.pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOSYS) {
+			return errors.New("pidfd socket: pidfd_open needs Linux 5.3 or later")
+		}
+		return fmt.Errorf("pidfd socket: pidfd_open %d: %w", p.pid, err)
+	}
+	defer unix.Close(fd)
+	if _, _, err := p.pidfdSock.WriteMsgUnix([]byte(name), unix.UnixRights(fd), nil); err != nil {
+		return fmt.Errorf("pidfd socket: send the pidfd: %w", err)
+	}
+	return nil
 }
 
 // toSeccompAgent sends the process's seccomp listener to the agent: the
