@@ -219,3 +219,38 @@ func TestSeccompNotifyRun(t *testing.T) {
 		}
 	}
 }
+
+// linux.seccomp.flags: absent gets runc's default (SPEC_ALLOW, where the
+// kernel has it), an explicit empty list none, also though the spec
+// reaches the init as JSON (where [] would read back as absent). rt
+// --debug shows the flags the filter was loaded with, as runc does.
+func TestSeccompFlags(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", nil, "true")
+	// What absent means here: SPEC_ALLOW (4) if the kernel has it.
+	absent := "seccomp filter flags: 0"
+	if strings.Contains(e.mustRT("features"), `"SECCOMP_FILTER_FLAG_SPEC_ALLOW"`) {
+		absent = "seccomp filter flags: 4"
+	}
+	for _, c := range []struct {
+		flags any // nil: no "flags" key
+		want  string
+	}{
+		{[]string{}, "seccomp filter flags: 0"},
+		{[]string{"SECCOMP_FILTER_FLAG_LOG"}, "seccomp filter flags: 2"},
+		{nil, absent},
+	} {
+		e.editConfig(b, func(cfg map[string]any) {
+			sc := map[string]any{"defaultAction": "SCMP_ACT_ALLOW",
+				"syscalls": []any{map[string]any{"names": []string{"mkdir"}, "action": "SCMP_ACT_ERRNO"}}}
+			if c.flags != nil {
+				sc["flags"] = c.flags
+			}
+			obj(cfg, "linux")["seccomp"] = sc
+		})
+		_, errs, code := e.rtIn(b, nil, "--debug", "run", "flags")
+		if code != 0 || !strings.Contains(errs, c.want) {
+			t.Fatalf("flags %v: exit %d, want %q in the debug output:\n%s", c.flags, code, c.want, errs)
+		}
+	}
+}

@@ -74,6 +74,9 @@ func Create(o CreateOpts) (_ *CreateResult, retErr error) {
 		return nil, rootlessRootHint(err)
 	}
 	dir := filepath.Join(o.Root, o.ID)
+	if o.Spec.Linux != nil {
+		resolveSeccompFlags(o.Spec.Linux.Seccomp)
+	}
 	c := &Container{dir: dir, dirf: dirf, locked: true, creating: true, state: State{
 		ID: o.ID, Bundle: bundle, Created: time.Now().UTC(), Owner: ownerName(),
 		Annotations: o.Spec.Annotations, Config: o.Spec,

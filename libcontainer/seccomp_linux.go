@@ -39,6 +39,11 @@ func seccompConfig(s *specs.LinuxSeccomp) (*configs.Seccomp, error) {
 	if cfg == nil {
 		return nil, nil
 	}
+	if s.Flags == nil {
+		// No flags at all: the default was resolved at create
+		// (resolveSeccompFlags); runc's converter would add it again.
+		cfg.Flags = nil
+	}
 	// runc's rules, checked here rather than in the init: write(2) carries
 	// the init's last words (the exec fifo, error reports), which must
 	// never wait for an agent.
@@ -58,6 +63,20 @@ func seccompConfig(s *specs.LinuxSeccomp) (*configs.Seccomp, error) {
 		return nil, errors.New("listenerPath: required with SCMP_ACT_NOTIFY (the seccomp agent's unix socket)")
 	}
 	return cfg, nil
+}
+
+// resolveSeccompFlags writes runc's default for an absent
+// linux.seccomp.flags (SECCOMP_FILTER_FLAG_SPEC_ALLOW, where the kernel
+// has it) into the spec, at create: the spec reaches the init and
+// state.json as JSON, where an explicit empty list, which means no flag
+// at all, reads back as absent. From then on absent means none.
+func resolveSeccompFlags(s *specs.LinuxSeccomp) {
+	if s == nil || s.Flags != nil {
+		return
+	}
+	if seccomp.FlagSupported(specs.LinuxSeccompFlagSpecAllow) == nil {
+		s.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagSpecAllow}
+	}
 }
 
 // loadSeccomp installs the filter on the calling thread, the one that
