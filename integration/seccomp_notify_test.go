@@ -155,7 +155,7 @@ func TestSeccompNotify(t *testing.T) {
 			obj(c, "linux")["seccomp"] = map[string]any{
 				"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": agent.path, "listenerMetadata": "meta",
 				"architectures": []string{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"},
-				"syscalls": []any{map[string]any{"names": []string{"mkdir", "mkdirat", "openat", "close", "fcntl", "execve"}, "action": "SCMP_ACT_NOTIFY"}},
+				"syscalls":      []any{map[string]any{"names": []string{"mkdir", "mkdirat", "openat", "close", "fcntl", "execve"}, "action": "SCMP_ACT_NOTIFY"}},
 			}
 		}, "sh", "-c", "mkdir /tmp/x; ls -l /proc/self/fd/; sleep 30")
 		e.mustRT("run", "-d", "-b", b, id)
@@ -206,7 +206,10 @@ func TestSeccompNotifyRun(t *testing.T) {
 		want string
 	}{
 		{func(c map[string]any) { seccompNotify(c, "write") }, "SCMP_ACT_NOTIFY cannot be used for the write syscall"},
-		{func(c map[string]any) { seccompNotify(c, "mkdir"); delete(obj(c, "linux")["seccomp"].(map[string]any), "listenerPath") }, "linux.seccomp: listenerPath: required with SCMP_ACT_NOTIFY"},
+		{func(c map[string]any) {
+			seccompNotify(c, "mkdir")
+			delete(obj(c, "linux")["seccomp"].(map[string]any), "listenerPath")
+		}, "linux.seccomp: listenerPath: required with SCMP_ACT_NOTIFY"},
 		{func(c map[string]any) {
 			seccompNotify(c, "mkdir")
 			obj(c, "linux")["seccomp"].(map[string]any)["listenerPath"] = filepath.Join(e.dir, "none.sock")
