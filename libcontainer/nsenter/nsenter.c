@@ -7,7 +7,7 @@
  * Protocol (SOCK_SEQPACKET, one message per packet), on the fd named by
  * _RT_INITSOCK; see libcontainer/sync.go for the whole table:
  *   parent -> child  "bootstrap": lines "clone <flags>", "join <flag> <path>",
- *                    "timens <clock> <sec> <nsec>"
+ *                    "timens" (linux.timeOffsets: ask for them, below)
  *   child  -> parent "usermap"   (only with a new user namespace): write my maps
  *   parent -> child  "usermap-done"
  *   child  -> parent "timens"    (only with linux.timeOffsets): write my
@@ -19,8 +19,8 @@
  *   child  -> parent "pid <n>"   the host pid of the container init
  *   child  -> parent "error <msg>" on any failure; the child then exits 1.
  *
- * Steps: open every namespace to join (paths are host paths), setns into the
- * user namespace first and the others after; unshare the new ones (user first,
+ * Steps: open every namespace to join (paths are host paths), setns into
+ * them (user namespace second, see below); unshare the new ones (user first,
  * so the others belong to it); then fork. The fork child is PID 1 of a new PID
  * namespace and returns into Go's `rt init`; this intermediate process reports
  * the child's pid and exits. rt is a child subreaper while it waits, so the
