@@ -257,4 +257,22 @@ func TestRootless(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(xdg, "rt")); err != nil {
 		t.Fatalf("state not under $XDG_RUNTIME_DIR/rt: %v", err)
 	}
+	// Time offsets, rootless: rt (not root) writes them to its child's
+	// timens_offsets, which the child lets it open for that exchange.
+	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
+		return
+	}
+	e.editConfig(b, func(c map[string]any) {
+		obj(c, "process")["args"] = []string{"cat", "/proc/self/timens_offsets"}
+		l := obj(c, "linux")
+		l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "time"})
+		l["timeOffsets"] = map[string]any{"boottime": map[string]any{"secs": 1337, "nanosecs": 5}}
+	})
+	cmd = exec.Command(runuser, "-u", "nobody", "--", rtBin(t), "run", "rootlesstime")
+	cmd.Dir = b
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+xdg)
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.Contains(strings.Join(strings.Fields(string(out)), " "), "boottime 1337 5") {
+		t.Fatalf("rootless time offsets: %v\n%s", err, out)
+	}
 }
