@@ -39,7 +39,7 @@ EXAMPLE:
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the process has started"},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid to `FILE`"},
 		&cli.StringFlag{Name: "console-socket", Usage: "unix socket `PATH` that receives the pty master"},
-		&cli.StringFlag{Name: "pidfd-socket", Usage: "not supported", Hidden: true},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket `PATH` that receives a pidfd of the process"},
 		&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
 		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add or replace an environment variable (NAME=value)"},
 		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "uid[:gid] to run as"},
@@ -63,7 +63,7 @@ EXAMPLE:
 }
 
 func execProcess(c *cli.Context) (int, error) {
-	for _, f := range []string{"pidfd-socket", "process-label", "apparmor", "cgroup"} {
+	for _, f := range []string{"process-label", "apparmor", "cgroup"} {
 		if c.String(f) != "" {
 			return -1, fmt.Errorf("--%s: not supported", f)
 		}
@@ -96,7 +96,14 @@ func execProcess(c *cli.Context) (int, error) {
 		if err := checkTerminal(p.Terminal, c.Bool("detach"), c.String("console-socket")); err != nil {
 			return nil, err
 		}
-		return ct.Exec(libcontainer.ExecOpts{Process: p, PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), Joined: ct.Unlock})
+		pidfdSock, err := dialPidfdSocket(c.String("pidfd-socket"))
+		if err != nil {
+			return nil, err
+		}
+		if pidfdSock != nil {
+			defer pidfdSock.Close()
+		}
+		return ct.Exec(libcontainer.ExecOpts{Process: p, PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), Joined: ct.Unlock, PidfdSocket: pidfdSock})
 	}()
 	if err != nil {
 		return -1, err

@@ -25,7 +25,7 @@ var createFlags = append([]cli.Flag{
 	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle `DIR` holding config.json and the rootfs"},
 	&cli.StringFlag{Name: "image", Usage: "run `IMAGE` of the store (rt load) instead of a bundle: a fresh overlay rootfs, removed at delete"},
 	&cli.StringFlag{Name: "console-socket", Usage: "unix socket `PATH` that receives the pty master (terminal: true)"},
-	&cli.StringFlag{Name: "pidfd-socket", Usage: "not supported", Hidden: true},
+	&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket `PATH` that receives a pidfd of the container's init"},
 	&cli.StringFlag{Name: "pid-file", Usage: "write the container init's pid to `FILE`"},
 	&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE + chroot instead of pivot_root"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "accepted for runc compatibility (rt makes no session keyring)"},
@@ -162,8 +162,12 @@ func createContainer(c *cli.Context, detach, keepLocked bool) (_ *libcontainer.C
 	if err := checkTerminal(spec.Process != nil && spec.Process.Terminal, detach, sock); err != nil {
 		return nil, err
 	}
-	if c.String("pidfd-socket") != "" {
-		return nil, errors.New("--pidfd-socket: not supported")
+	pidfdSock, err := dialPidfdSocket(c.String("pidfd-socket"))
+	if err != nil {
+		return nil, err
+	}
+	if pidfdSock != nil {
+		defer pidfdSock.Close()
 	}
 	var rootless bool
 	switch v := c.String("rootless"); v {
@@ -178,7 +182,7 @@ func createContainer(c *cli.Context, detach, keepLocked bool) (_ *libcontainer.C
 		Root: root, ID: id, Bundle: bundle, Spec: spec,
 		NoPivot: c.Bool("no-pivot"), PreserveFds: c.Int("preserve-fds"),
 		Rootless: rootless, SystemdCgroup: c.Bool("systemd-cgroup"),
-		KeepLocked: keepLocked,
+		KeepLocked: keepLocked, PidfdSocket: pidfdSock,
 	}
 	if fromImage != nil {
 		opts.RootfsMount, opts.Cleanup = fromImage.Rootfs, fromImage.Dir
@@ -206,6 +210,19 @@ func createContainer(c *cli.Context, detach, keepLocked bool) (_ *libcontainer.C
 	}
 	logf("debug", "created container %s: init pid %d, bundle %s", id, ct.Pid(), bundle)
 	return ct, nil
+}
+
+// dialPidfdSocket connects to --pidfd-socket before anything is made (as
+// runc); nil without the flag. libcontainer sends the pidfd on it.
+func dialPidfdSocket(path string) (*net.UnixConn, error) {
+	if path == "" {
+		return nil, nil
+	}
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("--pidfd-socket %s: %w", path, err)
+	}
+	return conn.(*net.UnixConn), nil
 }
 
 // sendConsole hands the pty master to the caller's socket (SCM_RIGHTS), as

@@ -217,6 +217,52 @@ func TestPersonalityAndIOPriority(t *testing.T) {
 	if !strings.HasPrefix(out, "i686\n") || !strings.Contains(out, "idle") {
 		t.Fatalf("got %q, want i686 and the idle io class", out)
 	}
+	// An exec'd process gets the personality too (runc's personality.bats).
+	e.editConfig(b, func(c map[string]any) { obj(c, "process")["args"] = []string{"sleep", "30"} })
+	e.mustRT("run", "-d", "-b", b, "persexec")
+	if out := e.mustRT("exec", "persexec", "uname", "-m"); out != "i686\n" {
+		t.Fatalf("exec: uname -m %q, want i686", out)
+	}
+}
+
+// linux.memoryPolicy is the NUMA policy of the init and of exec'd
+// processes; a bad one is refused naming the field (runc's texts).
+func TestMemoryPolicy(t *testing.T) {
+	if _, err := os.Stat("/proc/self/numa_maps"); err != nil {
+		t.Skip("kernel without NUMA")
+	}
+	e := newEnv(t)
+	policy := func(c map[string]any, mp map[string]any) { obj(c, "linux")["memoryPolicy"] = mp }
+	b := e.bundle("b", func(c map[string]any) {
+		policy(c, map[string]any{"mode": "MPOL_INTERLEAVE", "nodes": "0"})
+	}, "sh", "-c", "head -n 1 /proc/self/numa_maps")
+	if f := strings.Fields(e.runOut(b, "mpol")); len(f) < 2 || f[1] != "interleave:0" {
+		t.Fatalf("numa_maps %q, want interleave:0", f)
+	}
+	e.editConfig(b, func(c map[string]any) {
+		policy(c, map[string]any{"mode": "MPOL_PREFERRED", "nodes": "0", "flags": []string{"MPOL_F_RELATIVE_NODES"}})
+		obj(c, "process")["args"] = []string{"sleep", "30"}
+	})
+	e.mustRT("run", "-d", "-b", b, "mpolexec")
+	out := e.mustRT("exec", "mpolexec", "head", "-n", "1", "/proc/self/numa_maps")
+	if f := strings.Fields(out); len(f) < 2 || !strings.HasPrefix(f[1], "prefer") || !strings.Contains(f[1], "relative") {
+		t.Fatalf("exec: numa_maps %q, want prefer (relative)", out)
+	}
+	for _, c := range []struct {
+		mp   map[string]any
+		want string
+	}{
+		{map[string]any{}, `linux.memoryPolicy.mode: invalid memory policy mode ""`},
+		{map[string]any{"mode": "MPOL_DEFAULT", "nodes": "0-7"}, "linux.memoryPolicy.nodes: memory policy mode requires 0 nodes but got 8"},
+		{map[string]any{"mode": "MPOL_BIND", "nodes": "0-9876543210"}, "linux.memoryPolicy.nodes: invalid memory policy nodes"},
+		{map[string]any{"mode": "MPOL_BIND", "nodes": "0", "flags": []string{"bad"}}, `linux.memoryPolicy.flags[0]: invalid memory policy flag "bad"`},
+	} {
+		e.editConfig(b, func(cfg map[string]any) { policy(cfg, c.mp) })
+		_, errs, code := e.rtIn(b, nil, "run", "mpolbad")
+		if code != 1 || !strings.Contains(errs, c.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+			t.Fatalf("%v: exit %d, stderr %q, want one line with %q", c.mp, code, errs, c.want)
+		}
+	}
 }
 
 // umask, rlimits, oomScoreAdj, noNewPrivileges, env and domainname reach
@@ -251,5 +297,37 @@ func TestProcessEnvOverrides(t *testing.T) {
 	out := e.runOut(b, "envover")
 	if want := "PATH=/bin\nONE=three\nHOME=/root\n"; out != want {
 		t.Fatalf("got %q, want %q", out, want)
+	}
+}
+
+// A program only its owner may execute runs for another user who has
+// CAP_DAC_OVERRIDE, as execve allows (rt checked with access(2), which
+// ignores capabilities for a non-root user); without it, 126.
+func TestExecWithDACOverride(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		p := obj(c, "process")
+		p["user"] = map[string]any{"uid": 1000, "gid": 100}
+		p["capabilities"] = map[string]any{}
+	}, "/owneronly/echo", "ran") // busybox runs the applet its name says
+	data, err := os.ReadFile(filepath.Join(b, "rootfs/bin/busybox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := filepath.Join(b, "rootfs/owneronly/echo")
+	os.Mkdir(filepath.Dir(prog), 0o755)
+	if err := os.WriteFile(prog, data, 0o744); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(prog, 0o744)
+	if _, errs, code := e.rtIn(b, nil, "run", "nocap"); code != 126 || !strings.Contains(errs, "permission denied") {
+		t.Fatalf("without CAP_DAC_OVERRIDE: exit %d, stderr %q, want 126", code, errs)
+	}
+	e.editConfig(b, func(c map[string]any) {
+		caps := []string{"CAP_DAC_OVERRIDE"}
+		obj(c, "process")["capabilities"] = map[string]any{"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps, "ambient": caps}
+	})
+	if out := e.runOut(b, "cap"); out != "ran\n" {
+		t.Fatalf("with CAP_DAC_OVERRIDE: %q", out)
 	}
 }

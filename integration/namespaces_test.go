@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -73,6 +74,100 @@ func TestTimeNamespace(t *testing.T) {
 	fmt.Sscanf(out, "%f", &up)
 	if up < 86400*365 {
 		t.Fatalf("uptime %q does not carry the boottime offset", out)
+	}
+}
+
+// Time offsets in a new user namespace too: rt writes them from outside,
+// since container root cannot open its own timens_offsets (runc's
+// timens.bats "simple timens + userns"). An exec joins the time namespace.
+func TestTimeNamespaceUserns(t *testing.T) {
+	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
+		t.Skip("kernel without time namespaces")
+	}
+	e := newEnv(t)
+	b := e.bundle("b", func(c map[string]any) {
+		l := obj(c, "linux")
+		l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "user"}, map[string]any{"type": "time"})
+		l["uidMappings"] = []any{map[string]any{"containerID": 0, "hostID": 100000, "size": 65536}}
+		l["gidMappings"] = []any{map[string]any{"containerID": 0, "hostID": 100000, "size": 65536}}
+		l["timeOffsets"] = map[string]any{
+			"monotonic": map[string]any{"secs": 7881, "nanosecs": 2718281},
+			"boottime":  map[string]any{"secs": 1337, "nanosecs": 3141519},
+		}
+	}, "sleep", "30")
+	os.Chmod(e.dir, 0o755) // the mapped root must reach the bundle
+	e.mustRT("run", "-d", "-b", b, "timens")
+	out := e.mustRT("exec", "timens", "cat", "/proc/self/timens_offsets")
+	got := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		got[strings.Join(strings.Fields(line), " ")] = true
+	}
+	for _, want := range []string{"monotonic 7881 2718281", "boottime 1337 3141519"} {
+		if !got[want] {
+			t.Fatalf("timens_offsets %q lacks %q", out, want)
+		}
+	}
+}
+
+// A container joins another's user and time namespaces (runc's run.bats
+// "joining existing container namespaces"): rt becomes root of the joined
+// user namespace (files it makes in the remapped rootfs get a mapped
+// owner), learns its maps (the exec fifo is the container user's on the
+// host), and the joiner sees the first one's offsets.
+func TestJoinUserAndTimeNamespaces(t *testing.T) {
+	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
+		t.Skip("kernel without time namespaces")
+	}
+	e := newEnv(t)
+	const uidBase, gidBase = 100000, 200000
+	first := e.bundle("first", func(c map[string]any) {
+		l := obj(c, "linux")
+		l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "user"}, map[string]any{"type": "time"})
+		l["uidMappings"] = []any{map[string]any{"containerID": 0, "hostID": uidBase, "size": 100}}
+		l["gidMappings"] = []any{map[string]any{"containerID": 0, "hostID": gidBase, "size": 200}}
+		l["timeOffsets"] = map[string]any{"monotonic": map[string]any{"secs": 7881, "nanosecs": 2718281}}
+	}, "sleep", "30")
+	// The rootfs belongs to the container's root, as with runc's remap-rootfs.
+	err := filepath.Walk(filepath.Join(first, "rootfs"), func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		return os.Lchown(p, uidBase+int(st.Uid), gidBase+int(st.Gid))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(e.dir, 0o755)
+	e.mustRT("run", "-d", "-b", first, "target")
+	pid := int(e.state("target")["pid"].(float64))
+	e.editConfig(first, func(c map[string]any) {
+		l := obj(c, "linux")
+		var ns []any
+		for _, n := range l["namespaces"].([]any) {
+			typ := n.(map[string]any)["type"].(string)
+			if typ != "mount" {
+				proc := map[string]string{"network": "net"}[typ]
+				if proc == "" {
+					proc = typ
+				}
+				n = map[string]any{"type": typ, "path": fmt.Sprintf("/proc/%d/ns/%s", pid, proc)}
+			}
+			ns = append(ns, n)
+		}
+		l["namespaces"] = ns
+		delete(l, "uidMappings")
+		delete(l, "gidMappings")
+		delete(l, "timeOffsets")
+		obj(c, "process")["args"] = []string{"sh", "-c", "cat /proc/self/uid_map /proc/self/timens_offsets; readlink /proc/self/ns/user"}
+	})
+	out := e.runOut(first, "joiner")
+	norm := strings.Join(strings.Fields(out), " ")
+	wantUser, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
+	for _, want := range []string{"0 100000 100", "monotonic 7881 2718281", wantUser} {
+		if !strings.Contains(norm, want) {
+			t.Fatalf("joiner printed %q, want %q in it", out, want)
+		}
 	}
 }
 
@@ -161,5 +256,23 @@ func TestRootless(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(xdg, "rt")); err != nil {
 		t.Fatalf("state not under $XDG_RUNTIME_DIR/rt: %v", err)
+	}
+	// Time offsets, rootless: rt (not root) writes them to its child's
+	// timens_offsets, which the child lets it open for that exchange.
+	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
+		return
+	}
+	e.editConfig(b, func(c map[string]any) {
+		obj(c, "process")["args"] = []string{"cat", "/proc/self/timens_offsets"}
+		l := obj(c, "linux")
+		l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "time"})
+		l["timeOffsets"] = map[string]any{"boottime": map[string]any{"secs": 1337, "nanosecs": 5}}
+	})
+	cmd = exec.Command(runuser, "-u", "nobody", "--", rtBin(t), "run", "rootlesstime")
+	cmd.Dir = b
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+xdg)
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.Contains(strings.Join(strings.Fields(string(out)), " "), "boottime 1337 5") {
+		t.Fatalf("rootless time offsets: %v\n%s", err, out)
 	}
 }

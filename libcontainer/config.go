@@ -160,6 +160,15 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 	if len(s.Linux.TimeOffsets) > 0 && !hasNewNS(s, specs.TimeNamespace) {
 		return errors.New("linux.timeOffsets: requires a new time namespace")
 	}
+	for clock, off := range s.Linux.TimeOffsets {
+		// The clocks a time namespace offsets (time_namespaces(7)).
+		if clock != "monotonic" && clock != "boottime" {
+			return fmt.Errorf("linux.timeOffsets: unknown clock %q (monotonic or boottime)", clock)
+		}
+		if off.Nanosecs >= 1e9 {
+			return fmt.Errorf("linux.timeOffsets.%s.nanosecs: %d is not below 1000000000", clock, off.Nanosecs)
+		}
+	}
 	for i, m := range s.Mounts {
 		if !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("mounts[%d].destination: %q is not an absolute path", i, m.Destination)
@@ -308,15 +317,11 @@ func checkUnsupported(s *specs.Spec) error {
 		return errors.New("linux.intelRdt: not supported")
 	case len(l.NetDevices) > 0:
 		return errors.New("linux.netDevices: not supported")
-	case l.MemoryPolicy != nil:
-		return errors.New("linux.memoryPolicy: not supported")
 	case l.MountLabel != "" && selinuxEnabled():
 		return errors.New("linux.mountLabel: SELinux labels are not supported yet")
 	}
 	if p := s.Process; p != nil {
 		switch {
-		case p.ExecCPUAffinity != nil:
-			return errors.New("process.execCPUAffinity: not supported")
 		case p.ApparmorProfile != "" && apparmorEnabled():
 			return errors.New("process.apparmorProfile: AppArmor profiles are not supported yet (refusing to run unconfined)")
 		case p.SelinuxLabel != "" && selinuxEnabled():
@@ -330,6 +335,9 @@ func checkUnsupported(s *specs.Spec) error {
 				return fmt.Errorf("process.ioPriority.priority: %d is not in 0..7", p.IOPriority.Priority)
 			}
 		}
+	}
+	if _, err := parseMemPolicy(l.MemoryPolicy); err != nil {
+		return err
 	}
 	if pers := l.Personality; pers != nil {
 		if _, ok := personalities[pers.Domain]; !ok {
@@ -384,6 +392,9 @@ func validateProcess(p *specs.Process) error {
 				warnf("process.capabilities.%s: ignoring unknown capabilities %s", set.field, strings.Join(unknown, ", "))
 			}
 		}
+	}
+	if _, err := parseExecAffinity(p.ExecCPUAffinity); err != nil {
+		return err
 	}
 	for i, r := range p.Rlimits {
 		if _, ok := rlimitTypes[r.Type]; !ok {

@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,9 @@ type CreateOpts struct {
 	Cleanup     string
 	// Stdio of the init when it has no terminal; nil means rt's own.
 	Stdin, Stdout, Stderr *os.File
+	// PidfdSocket, if set, receives a pidfd of the container's init once
+	// it is set up (--pidfd-socket; the caller dials it and closes it).
+	PidfdSocket *net.UnixConn
 	// KeepLocked: a successful Create returns the container still locked,
 	// so the caller (rt run) starts it without a second lock and a reload
 	// of the state it just wrote; the caller unlocks it.
@@ -70,6 +74,9 @@ func Create(o CreateOpts) (_ *CreateResult, retErr error) {
 		return nil, rootlessRootHint(err)
 	}
 	dir := filepath.Join(o.Root, o.ID)
+	if o.Spec.Linux != nil {
+		resolveSeccompFlags(o.Spec.Linux.Seccomp)
+	}
 	c := &Container{dir: dir, dirf: dirf, locked: true, creating: true, state: State{
 		ID: o.ID, Bundle: bundle, Created: time.Now().UTC(), Owner: ownerName(),
 		Annotations: o.Spec.Annotations, Config: o.Spec,
@@ -145,6 +152,12 @@ func makeExecFifo(path string, spec *specs.Spec) error {
 	if err := os.Chmod(path, 0o600); err != nil { // umask-proof
 		return fmt.Errorf("exec fifo: %w", err)
 	}
+	return ownExecFifo(path, spec)
+}
+
+// ownExecFifo gives the fifo to the process's user. With a joined user
+// namespace it runs again once its maps are known (joinedUserns).
+func ownExecFifo(path string, spec *specs.Spec) error {
 	if spec.Process == nil {
 		return nil
 	}
@@ -197,7 +210,7 @@ type initProcess struct {
 func newInitProcess(c *Container, o *CreateOpts, cg cgroups.Manager) *initProcess {
 	return &initProcess{opts: o, parentProcess: parentProcess{
 		c: c, spec: o.Spec, preserveFds: o.PreserveFds, cg: cg,
-		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
+		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr, pidfdSock: o.PidfdSocket,
 	}}
 }
 
@@ -209,6 +222,7 @@ func (p *initProcess) start() (*os.File, error) {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifo.Close()
+	p.mapsKnown = func() error { return ownExecFifo(fifo.Name(), p.spec) }
 	return p.parentProcess.start(fifo, p.handshake)
 }
 
@@ -248,13 +262,13 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 		// exist, so they count only the container's processes.
 		p.limitsPending = true
 	}
+	// Not rt's affinity (`taskset -c 0 rt run`): all CPUs, within the
+	// cgroup's cpuset, for the init and all it forks.
+	resetAffinity(p.cmd.Process.Pid)
 	cfg := p.config()
 	cfg.NoPivot, cfg.FifoFd = p.opts.NoPivot, fifoFd
 	console, err := p.setUp(bootstrapData(spec), cfg, p.runtimeHooks)
 	if err != nil {
-		return nil, err
-	}
-	if err := chownFifoForJoinedUserNS(filepath.Join(p.c.dir, fifoName), spec, p.pid); err != nil {
 		return nil, err
 	}
 	if err := p.setLimits(); err != nil {
@@ -267,6 +281,9 @@ func (p *initProcess) handshake(fifoFd int) (*os.File, error) {
 	p.c.state.Pid, p.c.state.StartTime = p.pid, start
 	p.c.state.InitExe, _ = procExe(p.pid) // tells created from running
 	if err := p.c.saveState(); err != nil {
+		return nil, err
+	}
+	if err := p.sendPidfd("standard"); err != nil {
 		return nil, err
 	}
 	if err := p.ackReady(); err != nil {
@@ -343,8 +360,8 @@ func bootstrapData(spec *specs.Spec) []byte {
 		}
 	}
 	fmt.Fprintf(&b, "clone %d\n", flags)
-	for clock, off := range spec.Linux.TimeOffsets {
-		fmt.Fprintf(&b, "timens %s %d %d\n", clock, off.Secs, off.Nanosecs)
+	if len(spec.Linux.TimeOffsets) > 0 {
+		b.WriteString("timens\n") // ask for them: writeTimeOffsets
 	}
 	return []byte(b.String())
 }

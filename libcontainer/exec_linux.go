@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 
@@ -15,6 +16,9 @@ type ExecOpts struct {
 	PreserveFds int
 	// IgnorePaused allows exec into a paused container (it then waits).
 	IgnorePaused bool
+	// PidfdSocket, if set, receives a pidfd of the process once it is in
+	// the container (--pidfd-socket; the caller dials it and closes it).
+	PidfdSocket *net.UnixConn
 	// Joined, if set, is called once the process is in the container's
 	// namespaces and cgroup and only waits to execve. The CLI releases the
 	// container lock there: in a paused container that wait lasts until
@@ -48,10 +52,20 @@ func (c *Container) Exec(o ExecOpts) (*ExecResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The process's execCPUAffinity, else config.json's (runc's rule).
+	affSpec := o.Process.ExecCPUAffinity
+	if affSpec == nil && c.state.Config.Process != nil {
+		affSpec = c.state.Config.Process.ExecCPUAffinity
+	}
+	aff, err := parseExecAffinity(affSpec)
+	if err != nil {
+		return nil, err
+	}
 	p := &setnsProcess{
-		parentProcess: parentProcess{c: c, spec: &spec, preserveFds: o.PreserveFds, cg: cg},
+		parentProcess: parentProcess{c: c, spec: &spec, preserveFds: o.PreserveFds, cg: cg, pidfdSock: o.PidfdSocket},
 		joinPid:       c.state.Pid,
 		joined:        o.Joined,
+		affinity:      aff,
 	}
 	console, err := p.start()
 	if err != nil {
@@ -75,6 +89,8 @@ type setnsProcess struct {
 	// joined runs once the process is in the container and only waits to
 	// execve (ExecOpts.Joined).
 	joined func()
+	// affinity is process.execCPUAffinity (nil: all CPUs).
+	affinity *execAffinity
 }
 
 func (p *setnsProcess) start() (*os.File, error) {
@@ -84,6 +100,13 @@ func (p *setnsProcess) start() (*os.File, error) {
 func (p *setnsProcess) handshake(int) (*os.File, error) {
 	cfg := p.config()
 	cfg.Exec = true
+	// The initial affinity before the bootstrap: the set-up, in the
+	// container's namespaces, runs there already.
+	if a := p.affinity; a != nil && a.initial != nil {
+		if err := setAffinity(p.cmd.Process.Pid, a.initial, "process.execCPUAffinity.initial"); err != nil {
+			return nil, err
+		}
+	}
 	console, err := p.setUp(joinData(p.spec, p.joinPid), cfg, nil)
 	if err != nil {
 		return nil, err
@@ -97,6 +120,20 @@ func (p *setnsProcess) handshake(int) (*os.File, error) {
 		if err := p.cg.Apply(p.pid); err != nil {
 			return nil, fmt.Errorf("join cgroup %s: %w", p.cg.Path(), err)
 		}
+	}
+	// In the cgroup: the final affinity, or all CPUs of its cpuset when
+	// none is configured (not rt's own). The main thread is the one that
+	// execs.
+	switch a := p.affinity; {
+	case a == nil:
+		resetAffinity(p.pid)
+	case a.final != nil:
+		if err := setAffinity(p.pid, a.final, "process.execCPUAffinity.final"); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.sendPidfd("setns"); err != nil {
+		return nil, err
 	}
 	// An exec'd process is not the container's state. After the ack, the
 	// socket tells whether its execve worked.

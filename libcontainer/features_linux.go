@@ -50,25 +50,15 @@ func Features() *features.Features {
 	mode, _ := cgroups.HostMode()
 	v1, v2, sd := mode == cgroups.ModeV1, mode == cgroups.ModeV2, true
 	f.Linux.Cgroup = &features.Cgroup{V1: &v1, V2: &v2, Systemd: &sd, SystemdUser: &no}
+	f.Linux.MemoryPolicy = &features.MemoryPolicy{Modes: names(mpolModes), Flags: names(mpolFlags)}
 	enabled := seccomp.Enabled
 	f.Linux.Seccomp = &features.Seccomp{Enabled: &enabled}
 	if enabled {
-		f.Linux.Seccomp.Actions = withoutNotify(seccomp.KnownActions())
+		f.Linux.Seccomp.Actions = seccomp.KnownActions()
 		f.Linux.Seccomp.Operators = seccomp.KnownOperators()
 		f.Linux.Seccomp.Archs = seccomp.KnownArchs()
 		f.Linux.Seccomp.KnownFlags = seccomp.KnownFlags()
 		f.Linux.Seccomp.SupportedFlags = seccomp.SupportedFlags()
 	}
 	return f
-}
-
-// withoutNotify drops SCMP_ACT_NOTIFY, which rt refuses.
-func withoutNotify(actions []string) []string {
-	var out []string
-	for _, a := range actions {
-		if a != "SCMP_ACT_NOTIFY" {
-			out = append(out, a)
-		}
-	}
-	return out
 }

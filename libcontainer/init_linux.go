@@ -65,6 +65,7 @@ func Init() {
 	closeFdsExcept(3+preserved, fd, fifoFd, savedStderr)
 	sock := &syncSocket{f: os.NewFile(uintptr(fd), "init-sock")}
 	initSock = sock
+	initLogrus(os.Getenv(envDebug) == "1")
 	os.Clearenv()
 	err = initContainer(sock)
 	// Only reached on failure.
@@ -111,7 +112,21 @@ type readyProcess struct {
 // capabilities, seccomp), resolves the executable and hands over to the
 // parent ("ready"). Shared by the init and `rt exec` (exec set).
 func prepareProcess(sock *syncSocket, spec *specs.Spec, preserveFds int, exec bool) (*readyProcess, error) {
-	late, err := setupProcess(spec.Process, spec.Linux.Seccomp)
+	// Before the seccomp filter, which may refuse personality(2) or
+	// set_mempolicy(2) to the container.
+	if pers := spec.Linux.Personality; pers != nil {
+		if _, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, personalities[pers.Domain], 0, 0); errno != 0 {
+			return nil, fmt.Errorf("linux.personality: %w", errno)
+		}
+	}
+	mp, err := parseMemPolicy(spec.Linux.MemoryPolicy)
+	if err == nil && mp != nil {
+		err = mp.apply()
+	}
+	if err != nil {
+		return nil, err
+	}
+	late, err := setupProcess(sock, spec.Process, spec.Linux.Seccomp)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +137,7 @@ func prepareProcess(sock *syncSocket, spec *specs.Spec, preserveFds int, exec bo
 	// With no_new_privs the filter can be loaded without CAP_SYS_ADMIN, so
 	// as late as possible: fewer of rt's own syscalls run under it.
 	if spec.Process.NoNewPrivileges {
-		if err := loadSeccomp(spec.Linux.Seccomp); err != nil {
+		if err := loadSeccomp(sock, spec.Linux.Seccomp); err != nil {
 			return nil, err
 		}
 	}
@@ -174,7 +189,7 @@ func handOver(sock *syncSocket, preserveFds int, keepOpen bool) error {
 
 // setupProcess applies rlimits, oom score, cwd, user and capabilities, in
 // the order that keeps the rights each step needs.
-func setupProcess(p *specs.Process, sc *specs.LinuxSeccomp) ([]specs.POSIXRlimit, error) {
+func setupProcess(sock *syncSocket, p *specs.Process, sc *specs.LinuxSeccomp) ([]specs.POSIXRlimit, error) {
 	late, err := setRlimits(p.Rlimits, true)
 	if err != nil {
 		return nil, err
@@ -213,7 +228,7 @@ func setupProcess(p *specs.Process, sc *specs.LinuxSeccomp) ([]specs.POSIXRlimit
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
 	// before the user switch clears the effective set.
 	if !p.NoNewPrivileges {
-		if err := loadSeccomp(sc); err != nil {
+		if err := loadSeccomp(sock, sc); err != nil {
 			return nil, err
 		}
 	}
@@ -329,5 +344,9 @@ func checkExecutable(path string) error {
 	if fi.IsDir() {
 		return errors.New("is a directory")
 	}
-	return unix.Access(path, unix.X_OK)
+	// With the effective ids and capabilities, as execve will check:
+	// access(2) uses the real ones, and for a non-root user drops the
+	// capabilities, so a user with CAP_DAC_OVERRIDE would be refused a
+	// program only its owner may run, which execve allows.
+	return unix.Faccessat(unix.AT_FDCWD, path, unix.X_OK, unix.AT_EACCESS)
 }

@@ -2,7 +2,10 @@ package libcontainer
 
 import (
 	"fmt"
+	"io"
 	"os"
+
+	"github.com/sirupsen/logrus"
 )
 
 // Warn reports a warning through the caller's logger. The rt CLI sets it
@@ -17,6 +20,45 @@ var Warn = func(msg string) { fmt.Fprintf(os.Stderr, "rt: warning: %s\n", msg) }
 // with --debug); the default drops it.
 var Note = func(msg string) {}
 
+// Debug records a debug line. It goes through logrus, as the debug lines
+// of runc's packages rt uses (seccomp, exeseal) do, so the caller's logrus
+// set-up (rt: --debug, --log, --log-format) decides where it goes. The
+// init's debug lines, and nsenter.c's, come over the sync socket.
+var Debug = func(msg string) { logrus.Debug(msg) }
+
+// envDebug tells the init and nsenter.c that the caller logs at debug
+// level: only then do they send their debug lines.
+const envDebug = "_RT_DEBUG"
+
+func debugEnabled() bool { return logrus.IsLevelEnabled(logrus.DebugLevel) }
+
+// initLogrus sends the init's logrus lines (those of runc's seccomp
+// package, say "seccomp filter flags: N" at debug level) to the parent
+// while the sync socket is open, as warnings or, with debug, debug lines;
+// later they are dropped: fd 2 is the container's by then.
+func initLogrus(debug bool) {
+	logrus.SetOutput(io.Discard)
+	if debug {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
+	logrus.AddHook(initLogrusHook{})
+}
+
+type initLogrusHook struct{}
+
+func (initLogrusHook) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (initLogrusHook) Fire(e *logrus.Entry) error {
+	typ := msgDebug
+	if e.Level <= logrus.WarnLevel {
+		typ = msgWarning
+	}
+	if initSock != nil {
+		_ = initSock.send(typ, []byte(e.Message))
+	}
+	return nil
+}
+
 // initSock is the init's end of the sync socket while set-up runs: the
 // init's warnings and notes travel there ("warning", "note" in sync.go) and
 // the parent hands them to Warn and Note, so they reach rt's log and never
@@ -24,7 +66,7 @@ var Note = func(msg string) {}
 var initSock *syncSocket
 
 // logHooks maps the sync messages that carry log lines to their hook.
-var logHooks = map[string]*func(string){msgWarning: &Warn, msgNote: &Note}
+var logHooks = map[string]*func(string){msgWarning: &Warn, msgNote: &Note, msgDebug: &Debug}
 
 func warnf(format string, args ...any) { initLog(msgWarning, fmt.Sprintf(format, args...)) }
 

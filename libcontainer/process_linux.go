@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -35,6 +36,12 @@ type parentProcess struct {
 	pid                   int
 	// initDied: the init (or the intermediate) died during set-up.
 	initDied bool
+	// mapsKnown, if set, runs once the maps of a joined user namespace
+	// are in spec (create: the exec fifo's owner).
+	mapsKnown func() error
+	// pidfdSock, if set, gets a pidfd of the process once it is ready
+	// (--pidfd-socket).
+	pidfdSock *net.UnixConn
 }
 
 // start runs `rt init` with the socket, the preserved fds and, for a
@@ -78,18 +85,22 @@ func (p *parentProcess) start(fifo *os.File, handshake func(fifoFd int) (*os.Fil
 	defer relayW.Close()
 	stderrFd := 3 + len(extra)
 	extra = append(extra, orDefault(p.stderr, os.Stderr))
+	env := []string{
+		envInitSock + "=" + strconv.Itoa(sockFd),
+		envFifoFd + "=" + strconv.Itoa(fifoFd),
+		envPreserveFds + "=" + strconv.Itoa(p.preserveFds),
+		envStderrFd + "=" + strconv.Itoa(stderrFd),
+		// A crash of the init (it runs on the container's stderr) is
+		// never a goroutine dump; the parent reports it in one line.
+		"GOTRACEBACK=none",
+	}
+	if debugEnabled() {
+		env = append(env, envDebug+"=1")
+	}
 	cmd := &exec.Cmd{
-		Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-		Args: []string{"rt", "init"},
-		Env: []string{
-			envInitSock + "=" + strconv.Itoa(sockFd),
-			envFifoFd + "=" + strconv.Itoa(fifoFd),
-			envPreserveFds + "=" + strconv.Itoa(p.preserveFds),
-			envStderrFd + "=" + strconv.Itoa(stderrFd),
-			// A crash of the init (it runs on the container's stderr) is
-			// never a goroutine dump; the parent reports it in one line.
-			"GOTRACEBACK=none",
-		},
+		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args:       []string{"rt", "init"},
+		Env:        env,
 		ExtraFiles: extra,
 		Stdin:      orDefault(p.stdin, os.Stdin),
 		Stdout:     orDefault(p.stdout, os.Stdout),
@@ -185,6 +196,21 @@ func (p *parentProcess) setUp(boot []byte, cfg *initConfig, onHooks func() error
 				return nil, err
 			}
 			continue
+		case msgIDMap:
+			if err := p.joinedUserns(payload); err != nil {
+				_ = p.sock.send(msgError, []byte(err.Error()))
+				return nil, err
+			}
+			continue
+		case msgTimens:
+			if err := writeTimeOffsets(p.cmd.Process.Pid, p.spec.Linux.TimeOffsets); err != nil {
+				_ = p.sock.send(msgError, []byte(err.Error()))
+				return nil, err
+			}
+			if err := p.sock.send(msgTimensDone, nil); err != nil {
+				return nil, err
+			}
+			continue
 		case msgError:
 			return nil, errors.New(string(payload))
 		case msgPid:
@@ -217,6 +243,13 @@ func (p *parentProcess) setUp(boot []byte, cfg *initConfig, onHooks func() error
 			}
 		case typ == msgMountSource && !cfg.Exec:
 			if err := p.serveMountSource(payload); err != nil {
+				return nil, err
+			}
+		case typ == msgSeccomp:
+			if fd == nil {
+				return nil, errors.New("init sent no seccomp listener")
+			}
+			if err := p.toSeccompAgent(fd, cfg); err != nil {
 				return nil, err
 			}
 		case typ == msgPty:
@@ -327,6 +360,103 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 		}
 	}
 	return write("gid_map", l.GIDMappings)
+}
+
+// sendPidfd hands a pidfd of the process to the --pidfd-socket caller
+// (SCM_RIGHTS, named "standard" for a container's init and "setns" for an
+// exec'd process, as runc). It is opened here, in rt, while the process
+// waits for ready-ack, so it cannot be a reused pid's; nothing is passed
+// into the container for it.
+func (p *parentProcess) sendPidfd(name string) error {
+	if p.pidfdSock == nil {
+		return nil
+	}
+	fd, err := unix.PidfdOpen(p.pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOSYS) {
+			return errors.New("pidfd socket: pidfd_open needs Linux 5.3 or later")
+		}
+		return fmt.Errorf("pidfd socket: pidfd_open %d: %w", p.pid, err)
+	}
+	defer unix.Close(fd)
+	if _, _, err := p.pidfdSock.WriteMsgUnix([]byte(name), unix.UnixRights(fd), nil); err != nil {
+		return fmt.Errorf("pidfd socket: send the pidfd: %w", err)
+	}
+	return nil
+}
+
+// toSeccompAgent sends the process's seccomp listener to the agent: the
+// state is the container's, creating for its init, running for an exec'd
+// process (whose own pid is the message's pid).
+func (p *parentProcess) toSeccompAgent(listener *os.File, cfg *initConfig) error {
+	st := specs.State{
+		Version: specs.Version, ID: p.c.state.ID, Status: specs.StateCreating,
+		Pid: p.pid, Bundle: p.c.state.Bundle, Annotations: p.c.state.Annotations,
+	}
+	if cfg.Exec {
+		st.Status, st.Pid = specs.StateRunning, p.c.state.Pid
+	}
+	return sendToSeccompAgent(p.spec.Linux.Seccomp, listener, &specs.ContainerProcessState{
+		Version: specs.Version, Fds: []string{specs.SeccompFdName}, Pid: p.pid,
+		Metadata: p.spec.Linux.Seccomp.ListenerMetadata, State: st,
+	})
+}
+
+// joinedUserns takes the maps of the user namespace the process joined
+// (config.json has none for a joined one), as runc reads them, so the
+// container's ids are known on the host.
+func (p *parentProcess) joinedUserns(payload []byte) error {
+	uids, gids, ok := strings.Cut(string(payload), "--\n")
+	if !ok {
+		return fmt.Errorf("protocol error: bad idmap %q", payload)
+	}
+	l := p.spec.Linux
+	if len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0 {
+		return nil
+	}
+	var err error
+	if l.UIDMappings, err = parseIDMap(uids); err != nil {
+		return fmt.Errorf("joined user namespace: uid_map: %w", err)
+	}
+	if l.GIDMappings, err = parseIDMap(gids); err != nil {
+		return fmt.Errorf("joined user namespace: gid_map: %w", err)
+	}
+	if p.mapsKnown != nil {
+		return p.mapsKnown()
+	}
+	return nil
+}
+
+// parseIDMap reads /proc/<pid>/uid_map's format: "inside outside size"
+// per line.
+func parseIDMap(s string) ([]specs.LinuxIDMapping, error) {
+	var maps []specs.LinuxIDMapping
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		if line == "" {
+			continue
+		}
+		var m specs.LinuxIDMapping
+		if n, err := fmt.Sscanf(line, "%d %d %d", &m.ContainerID, &m.HostID, &m.Size); n != 3 {
+			return nil, fmt.Errorf("bad line %q: %v", line, err)
+		}
+		maps = append(maps, m)
+	}
+	return maps, nil
+}
+
+// writeTimeOffsets sets the offsets of the time namespace pid made (and
+// has not entered). rt writes them, not nsenter.c: in a new user namespace
+// the process cannot open its own timens_offsets (runc's stage-0 writes
+// them too).
+func writeTimeOffsets(pid int, offs map[string]specs.LinuxTimeOffset) error {
+	var b strings.Builder
+	for clock, off := range offs {
+		fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+	}
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/timens_offsets", pid), []byte(b.String()), 0); err != nil {
+		return fmt.Errorf("linux.timeOffsets: %w", err)
+	}
+	return nil
 }
 
 // PrimeCgroupAttach starts, in the background, the kernel's wait that the

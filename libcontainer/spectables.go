@@ -1,6 +1,9 @@
 package libcontainer
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -54,3 +57,33 @@ var ioprioClasses = map[specs.IOPriorityClass]int{
 	specs.IOPRIO_CLASS_BE:   2,
 	specs.IOPRIO_CLASS_IDLE: 3,
 }
+
+// mpolModes and mpolFlags map linux.memoryPolicy's names to
+// set_mempolicy(2)'s modes and mode flags.
+var mpolModes = map[specs.MemoryPolicyModeType]int{
+	specs.MpolDefault:            unix.MPOL_DEFAULT,
+	specs.MpolPreferred:          unix.MPOL_PREFERRED,
+	specs.MpolBind:               unix.MPOL_BIND,
+	specs.MpolInterleave:         unix.MPOL_INTERLEAVE,
+	specs.MpolLocal:              unix.MPOL_LOCAL,
+	specs.MpolPreferredMany:      unix.MPOL_PREFERRED_MANY,
+	specs.MpolWeightedInterleave: unix.MPOL_WEIGHTED_INTERLEAVE,
+}
+
+var mpolFlags = map[specs.MemoryPolicyFlagType]int{
+	specs.MpolFStaticNodes:   unix.MPOL_F_STATIC_NODES,
+	specs.MpolFRelativeNodes: unix.MPOL_F_RELATIVE_NODES,
+	specs.MpolFNumaBalancing: unix.MPOL_F_NUMA_BALANCING,
+}
+
+// names is a table's keys, sorted (for `rt features` and errors).
+func names[K ~string, V any](m map[K]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, string(k))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sortedKeys[K ~string, V any](m map[K]V) string { return strings.Join(names(m), ", ") }

@@ -66,11 +66,6 @@ func standardInit(sock *syncSocket, cfg *initConfig) error {
 	if err := finishRootfs(spec, rfs.readonlyLater); err != nil {
 		return err
 	}
-	if pers := spec.Linux.Personality; pers != nil {
-		if _, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, personalities[pers.Domain], 0, 0); errno != 0 {
-			return fmt.Errorf("linux.personality: %w", errno)
-		}
-	}
 	if spec.Process == nil {
 		// Nothing to run: stay created; `rt start` refuses such a container.
 		return waitWithoutProcess(sock, cfg.FifoFd)

@@ -7,6 +7,11 @@ package libcontainer
 //	1     parent -> C     bootstrap           namespaces to join/create (nsenter.c)
 //	2     C -> parent     usermap             new user ns: write uid/gid maps
 //	3     parent -> C     usermap-done
+//	2a    C -> parent     idmap <maps>        a user ns was joined: its uid_map, "--",
+//	                                          its gid_map (the exec fifo's owner)
+//	3a    C -> parent     timens              linux.timeOffsets: write them to the new
+//	                                          time namespace (/proc/<pid>/timens_offsets)
+//	3b    parent -> C     timens-done
 //	4     C -> parent     pid <n>             host pid of the container init
 //	5     parent -> init  config + fd         initConfig (JSON) in a sealed memfd: any size
 //	6     init -> parent  hooks               set linux.resources, run prestart+createRuntime now
@@ -15,6 +20,8 @@ package libcontainer
 //	                                          reach (new user ns): open it for me
 //	6c    parent -> init  mount-fd + fd       its O_PATH fd, opened in the init's mount
 //	                                          ns (or "error <msg>"; mountsource_linux.go)
+//	7a    init -> parent  seccomp + fd        the seccomp listener (SCMP_ACT_NOTIFY): the
+//	                                          parent sends it to the agent (listenerPath)
 //	8     init -> parent  pty + fd            pty master (terminal: true)
 //	9     init -> parent  ready               all set up; the parent sets linux.resources if
 //	                                          step 6 did not (`rt exec`: moves the process
@@ -26,6 +33,8 @@ package libcontainer
 //	                                          on exec.fifo
 //	any   init -> parent  warning <msg>       a warning for rt's logger (set-up goes on)
 //	any   init -> parent  note <msg>          a line for rt's log only (Note, log.go)
+//	any   child -> parent debug <msg>         a debug line (Debug, log.go): sent only
+//	                                          when the parent logs at debug level
 //	any   child -> parent error <msg>         setup failed; the child exits
 //	any   child -> parent exec-error <json>   the program cannot be run (ExecError: 126/127)
 //
@@ -52,6 +61,9 @@ import (
 const (
 	msgUsermap     = "usermap"
 	msgUsermapDone = "usermap-done"
+	msgIDMap       = "idmap"
+	msgTimens      = "timens"
+	msgTimensDone  = "timens-done"
 	msgPid         = "pid"
 	msgConfig      = "config"
 	msgHooks       = "hooks"
@@ -59,11 +71,13 @@ const (
 	msgPty         = "pty"
 	msgMountSource = "mount-source"
 	msgMountFd     = "mount-fd"
+	msgSeccomp     = "seccomp"
 	msgReady       = "ready"
 	msgReadyAck    = "ready-ack"
 	msgError       = "error"
 	msgWarning     = "warning"
 	msgNote        = "note"
+	msgDebug       = "debug"
 )
 
 // maxMsg bounds one packet; the config (spec JSON) is the largest message.

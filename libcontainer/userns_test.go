@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -71,5 +72,21 @@ func TestCheckUserMapped(t *testing.T) {
 	s.Linux.Namespaces[0].Path = "/proc/1/ns/user"
 	if err := checkRootlessMaps(s); err != nil {
 		t.Errorf("joined namespace: %v", err)
+	}
+}
+
+// The maps of a joined user namespace, as nsenter.c reads them from
+// /proc/self/uid_map (columns padded by the kernel).
+func TestParseIDMap(t *testing.T) {
+	got, err := parseIDMap("         0     100000        100\n       100     300000          5\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 100}, {ContainerID: 100, HostID: 300000, Size: 5}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if _, err := parseIDMap("0 1\n"); err == nil {
+		t.Fatal("a short line was accepted")
 	}
 }

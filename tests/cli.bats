@@ -219,6 +219,7 @@ load helpers
 	run "$RT" features
 	[ "$status" -eq 0 ]
 	echo "$output" | jq -e '.ociVersionMin == "1.0.0" and (.linux.namespaces | index("user")) and (.mountOptions | index("rro"))'
-	echo "$output" | jq -e '.linux.seccomp.enabled == true and (.linux.seccomp.actions | index("SCMP_ACT_NOTIFY") | not)'
+	echo "$output" | jq -e '.linux.seccomp.enabled == true and (.linux.seccomp.actions | index("SCMP_ACT_NOTIFY"))'
 	echo "$output" | jq -e '.linux.apparmor.enabled == false and .linux.cgroup.systemd == true'
+	echo "$output" | jq -e '(.linux.memoryPolicy.modes | index("MPOL_INTERLEAVE")) and (.linux.memoryPolicy.flags | index("MPOL_F_STATIC_NODES"))'
 }
