@@ -36,7 +36,7 @@ func main() {
 	libcontainer.Warn = warn
 	libcontainer.Note = note
 	app := newApp()
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(reorderArgs(app, os.Args)); err != nil {
 		fatal(err)
 	}
 }
