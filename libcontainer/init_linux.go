@@ -30,6 +30,7 @@ type initConfig struct {
 	FifoFd      int         `json:"fifo_fd"`
 	HostPid     int         `json:"host_pid"` // the init's pid as the host sees it, for hooks' state
 	Exec        bool        `json:"exec"`     // `rt exec`: a process joining a running container
+	Debug       bool        `json:"debug"`    // send debug lines (rt --debug)
 }
 
 // Env variables the parent sets for the init.
@@ -89,6 +90,8 @@ func initContainer(sock *syncSocket) error {
 	if err != nil {
 		return fmt.Errorf("decode init config: %w", err)
 	}
+	initDebug = cfg.Debug
+	debugf("child process in init(): %s init of container %s, pid %d on the host", map[bool]string{false: "standard", true: "setns"}[cfg.Exec], cfg.ID, cfg.HostPid)
 	// The container gets SIGKILL if rt dies before handing over; reset below.
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return err
@@ -125,6 +128,11 @@ func prepareProcess(sock *syncSocket, spec *specs.Spec, preserveFds int, exec bo
 		if err := loadSeccomp(spec.Linux.Seccomp); err != nil {
 			return nil, err
 		}
+	}
+	if exec {
+		debugf("setns_init: about to exec %s", path)
+	} else {
+		debugf("init: closing the pipe to signal completion (%s runs at start)", path)
 	}
 	if err := handOver(sock, preserveFds, exec); err != nil {
 		return nil, err

@@ -17,6 +17,18 @@ var Warn = func(msg string) { fmt.Fprintf(os.Stderr, "rt: warning: %s\n", msg) }
 // with --debug); the default drops it.
 var Note = func(msg string) {}
 
+// DebugEnabled (rt --debug) turns on Debug lines, the init's included:
+// the parent tells the init in its config, so a run without --debug sends
+// none over the socket.
+var DebugEnabled bool
+
+// Debug receives the debug lines of the parent and of the init (rt's
+// logger prints them at level debug).
+var Debug = func(msg string) {}
+
+// initDebug: the init was told to send its debug lines (initConfig.Debug).
+var initDebug bool
+
 // initSock is the init's end of the sync socket while set-up runs: the
 // init's warnings and notes travel there ("warning", "note" in sync.go) and
 // the parent hands them to Warn and Note, so they reach rt's log and never
@@ -24,11 +36,26 @@ var Note = func(msg string) {}
 var initSock *syncSocket
 
 // logHooks maps the sync messages that carry log lines to their hook.
-var logHooks = map[string]*func(string){msgWarning: &Warn, msgNote: &Note}
+var logHooks = map[string]*func(string){msgWarning: &Warn, msgNote: &Note, msgDebug: &Debug}
 
 func warnf(format string, args ...any) { initLog(msgWarning, fmt.Sprintf(format, args...)) }
 
 func notef(format string, args ...any) { initLog(msgNote, fmt.Sprintf(format, args...)) }
+
+// debugf logs a step with --debug: in the parent to Debug, in the init to
+// the parent while the sync socket is open (dropped after: the init's
+// stderr is the container's then).
+func debugf(format string, args ...any) {
+	if initSock != nil {
+		if initDebug {
+			_ = initSock.send(msgDebug, []byte(fmt.Sprintf(format, args...)))
+		}
+		return
+	}
+	if DebugEnabled {
+		Debug(fmt.Sprintf(format, args...))
+	}
+}
 
 // initLog sends a log line to the parent while the sync socket is open, and
 // hands it to the local hook otherwise.

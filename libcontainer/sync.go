@@ -22,6 +22,7 @@ package libcontainer
 //	                                          on exec.fifo
 //	any   init -> parent  warning <msg>       a warning for rt's logger (set-up goes on)
 //	any   init -> parent  note <msg>          a line for rt's log only (Note, log.go)
+//	any   init -> parent  debug <msg>         a debug line (only with rt --debug: initConfig.Debug)
 //	any   child -> parent error <msg>         setup failed; the child exits
 //	any   child -> parent exec-error <json>   the program cannot be run (ExecError: 126/127)
 //
@@ -58,6 +59,7 @@ const (
 	msgError       = "error"
 	msgWarning     = "warning"
 	msgNote        = "note"
+	msgDebug       = "debug"
 )
 
 // maxMsg bounds one packet; the config (spec JSON) is the largest message.
