@@ -94,6 +94,7 @@ command explains itself and has an example: rt COMMAND --help.`,
 
 // commands is the CLI, one file per verb.
 var commands = []*cli.Command{
+	checkpointCommand,
 	createCommand,
 	deleteCommand,
 	eventsCommand,
@@ -103,6 +104,7 @@ var commands = []*cli.Command{
 	listCommand,
 	pauseCommand,
 	psCommand,
+	restoreCommand,
 	resumeCommand,
 	runCommand,
 	specCommand,
