@@ -36,7 +36,7 @@ func main() {
 	libcontainer.Warn = warn
 	libcontainer.Note = note
 	app := newApp()
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(reorderArgs(app, os.Args)); err != nil {
 		fatal(err)
 	}
 }
@@ -94,6 +94,7 @@ command explains itself and has an example: rt COMMAND --help.`,
 
 // commands is the CLI, one file per verb.
 var commands = []*cli.Command{
+	checkpointCommand,
 	createCommand,
 	deleteCommand,
 	eventsCommand,
@@ -103,6 +104,7 @@ var commands = []*cli.Command{
 	listCommand,
 	pauseCommand,
 	psCommand,
+	restoreCommand,
 	resumeCommand,
 	runCommand,
 	specCommand,
@@ -149,8 +151,9 @@ func defaultStoreDir() string {
 const defaultStore = "/var/lib/rt"
 
 // logging: rt writes errors (and with --debug, debug lines) to stderr or --log,
-// as text or as runc-compatible JSON lines ({"level","msg","time"}), which is
-// what containerd's shim and conmon read back.
+// as logrus-style text lines (time="..." level=debug msg="...") or as
+// runc-compatible JSON lines ({"level","msg","time"}), which is what
+// containerd's shim and conmon read back.
 var (
 	logOut    io.Writer = os.Stderr
 	logJSON   bool
@@ -181,6 +184,8 @@ func setupLog(c *cli.Context) error {
 	logrus.SetOutput(io.Discard)
 	if logDebug {
 		logrus.SetLevel(logrus.DebugLevel)
+		libcontainer.DebugEnabled = true
+		libcontainer.Debug = func(msg string) { logf("debug", "%s", msg) }
 	}
 	logrus.AddHook(logrusHook{})
 	return nil
@@ -226,12 +231,14 @@ func logf(level, format string, args ...any) {
 		return
 	}
 	msg := fmt.Sprintf(format, args...)
+	now := time.Now()
 	if logJSON {
-		b, _ := json.Marshal(map[string]string{"level": level, "msg": msg, "time": time.Now().Format(time.RFC3339Nano)})
+		b, _ := json.Marshal(map[string]string{"level": level, "msg": msg, "time": now.Format(time.RFC3339Nano)})
 		fmt.Fprintf(logOut, "%s\n", b)
 		return
 	}
-	fmt.Fprintf(logOut, "%s\n", msg)
+	// logrus's text format, as runc writes it: tools grep "level=error".
+	fmt.Fprintf(logOut, "time=%q level=%s msg=%q\n", now.Format(time.RFC3339Nano), level, msg)
 }
 
 // fatal reports err as one line on stderr and exits 1, or with the status

@@ -24,6 +24,7 @@ suffixes.
 
 EXAMPLE:
    rt update --memory 64m --pids-limit 100 c1
+   rt update c1 --cpu-quota 50000       # flags may follow the ID, as in runc
    echo '{"cpu": {"quota": 50000, "period": 100000}}' | rt update -r - c1`,
 	ArgsUsage: "<container-id>",
 	Flags: []cli.Flag{
@@ -34,6 +35,8 @@ EXAMPLE:
 		&cli.StringFlag{Name: "cpu-period", Usage: "CPU CFS period (µs)"},
 		&cli.StringFlag{Name: "cpu-quota", Usage: "CPU CFS quota (µs, -1 unlimited)"},
 		&cli.StringFlag{Name: "cpu-share", Aliases: []string{"cpu-shares"}, Usage: "CPU shares (relative weight)"},
+		&cli.StringFlag{Name: "cpu-burst", Usage: "CPU CFS burst (µs)"},
+		&cli.StringFlag{Name: "cpu-idle", Usage: "SCHED_IDLE for the cgroup: 1, or 0 for the default"},
 		&cli.StringFlag{Name: "cpu-rt-period", Usage: "realtime period (µs)"},
 		&cli.StringFlag{Name: "cpu-rt-runtime", Usage: "realtime runtime (µs)"},
 		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to use (0-3, 0,1)"},
@@ -75,7 +78,7 @@ func resourcesFromFlags(c *cli.Context, r *specs.LinuxResources) error {
 		size bool
 	}{
 		{"memory", &mem.Limit, true}, {"memory-reservation", &mem.Reservation, true}, {"memory-swap", &mem.Swap, true},
-		{"cpu-quota", &cpu.Quota, false}, {"cpu-rt-runtime", &cpu.RealtimeRuntime, false},
+		{"cpu-quota", &cpu.Quota, false}, {"cpu-rt-runtime", &cpu.RealtimeRuntime, false}, {"cpu-idle", &cpu.Idle, false},
 	} {
 		if !c.IsSet(f.name) {
 			continue
@@ -91,7 +94,7 @@ func resourcesFromFlags(c *cli.Context, r *specs.LinuxResources) error {
 	for _, f := range []struct {
 		name string
 		dst  **uint64
-	}{{"cpu-period", &cpu.Period}, {"cpu-share", &cpu.Shares}, {"cpu-rt-period", &cpu.RealtimePeriod}} {
+	}{{"cpu-period", &cpu.Period}, {"cpu-burst", &cpu.Burst}, {"cpu-share", &cpu.Shares}, {"cpu-rt-period", &cpu.RealtimePeriod}} {
 		if !c.IsSet(f.name) {
 			continue
 		}

@@ -144,3 +144,23 @@ func assertGone(t *testing.T, e *env, id string, pid int) {
 		t.Errorf("container process %d still alive", pid)
 	}
 }
+
+// checkpoint and restore (runc's CRIU commands) are not rt's: with any of
+// runc's flags they fail in one line saying so, and their help says it too
+// (runc's help.bats asks every runc command for -h).
+func TestCheckpointRestoreNotSupported(t *testing.T) {
+	e := newEnv(t)
+	for _, cmd := range []string{"checkpoint", "restore"} {
+		out, errs, code := e.rt(cmd, "--image-path", e.dir, "--leave-running", "c1")
+		if code != 1 || out != "" || errs != "rt: "+cmd+": not supported: rt has no checkpoint/restore (CRIU)\n" {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q", cmd, code, out, errs)
+		}
+		out, _, code = e.rt(cmd, "-h")
+		if code != 0 || !strings.Contains(out, "rt "+cmd+" - ") || !strings.Contains(out, "not supported") {
+			t.Fatalf("%s -h: exit %d, stdout %q", cmd, code, out)
+		}
+	}
+	if out, _, _ := e.rt("--help"); strings.Contains(out, "checkpoint") {
+		t.Fatalf("rt --help lists checkpoint:\n%s", out)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -313,5 +314,75 @@ func TestUpdateMemoryAndStats(t *testing.T) {
 	if ev.Type != "stats" || m.Usage == 0 || m.Limit != 96<<20 || p.Current != 1 || p.Limit != 50 {
 		t.Fatalf("stats: memory usage %d limit %d, pids %d limit %d, want usage > 0, limit %d, 1 pid of 50:\n%s",
 			m.Usage, m.Limit, p.Current, p.Limit, 96<<20, out)
+	}
+}
+
+// dropNamespace removes one namespace type from the bundle's config.
+func dropNamespace(c map[string]any, typ string) {
+	l := obj(c, "linux")
+	var ns []any
+	for _, n := range l["namespaces"].([]any) {
+		if n.(map[string]any)["type"] != typ {
+			ns = append(ns, n)
+		}
+	}
+	l["namespaces"] = ns
+}
+
+// Without a pid namespace of its own, `kill KILL` kills every process of
+// the container's cgroup, as runc does: SIGKILL of the init alone would
+// leave the exec'd processes running (only a pid namespace's init takes
+// the others with it). Also when the init is already gone: the container
+// is stopped, `ps` still lists what is left, and kill KILL clears it
+// (runc's kill.bats "kill KILL [host pidns (+ init gone)]").
+func TestKillHostPidnsKillsCgroup(t *testing.T) {
+	for _, initGone := range []bool{false, true} {
+		t.Run(fmt.Sprintf("initGone=%v", initGone), func(t *testing.T) {
+			e := newEnv(t)
+			id := fmt.Sprintf("rt-test-%d-hostpid", os.Getpid())
+			b := e.bundle("b", func(c map[string]any) {
+				dropNamespace(c, "pid")
+				obj(c, "linux")["cgroupsPath"] = "/" + id
+			}, "sleep", "600")
+			e.mustRT("run", "-d", "-b", b, id)
+			for i := 0; i < 3; i++ {
+				e.mustRT("exec", "-d", id, "sleep", "600")
+			}
+			init := int(e.state(id)["pid"].(float64))
+			if initGone {
+				if err := syscall.Kill(init, syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				waitStatus(t, e, id, "stopped")
+			}
+			pids := e.pids(id)
+			if want := 4; initGone {
+				want = 3
+				if len(pids) != want {
+					t.Fatalf("ps of the stopped container: %v, want the %d exec'd processes", pids, want)
+				}
+			} else if len(pids) != want {
+				t.Fatalf("ps: %v, want %d processes", pids, want)
+			}
+			e.mustRT("kill", id, "KILL")
+			waitFor(t, func() bool {
+				for _, p := range pids {
+					if syscall.Kill(p, 0) == nil {
+						if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p)); err == nil && !strings.Contains(string(st), ") Z ") {
+							return false
+						}
+					}
+				}
+				return true
+			})
+			waitStatus(t, e, id, "stopped")
+			if got := e.pids(id); len(got) != 0 {
+				t.Fatalf("ps after kill: %v, want none", got)
+			}
+			// Nothing left to kill: "not running", as for any stopped container.
+			if _, errs, code := e.rt("kill", id, "KILL"); code == 0 || !strings.Contains(errs, "not running") {
+				t.Fatalf("kill of the emptied container: exit %d, %q", code, errs)
+			}
+		})
 	}
 }

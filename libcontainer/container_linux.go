@@ -411,6 +411,18 @@ func waitExec(f *os.File) error {
 // signalled.
 func (c *Container) Signal(sig unix.Signal, all bool) error {
 	st := c.Status()
+	// SIGKILL of a container without its own pid namespace kills every
+	// process of its cgroup, as runc does: only the death of a pid
+	// namespace's init takes the rest of the namespace with it, so killing
+	// the init alone would leave its exec'd processes running. This holds
+	// also once the init is gone (stopped) while others remain.
+	if sig == unix.SIGKILL && st != Creating && !c.privatePidNS() {
+		if cg, err := c.cgroup(); err == nil && cg != nil {
+			if pids, err := cg.Pids(); err == nil && (len(pids) > 0 || st != Stopped) {
+				return cg.Kill(sig)
+			}
+		}
+	}
 	if err := st.CanSignal(); err != nil {
 		if all && st == Stopped {
 			return nil // runc: kill --all of a stopped container is not an error
@@ -440,6 +452,21 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		}
 	}
 	return nil
+}
+
+// privatePidNS: the container has a pid namespace of its own (not the
+// host's, nor one joined by path).
+func (c *Container) privatePidNS() bool {
+	cfg := c.state.Config
+	if cfg == nil || cfg.Linux == nil {
+		return true // unknown: only the init is signalled
+	}
+	for _, ns := range cfg.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace {
+			return ns.Path == ""
+		}
+	}
+	return false
 }
 
 // Delete removes a container. A running or paused one needs force; a

@@ -90,6 +90,7 @@ func initContainer(sock *syncSocket) error {
 	if err != nil {
 		return fmt.Errorf("decode init config: %w", err)
 	}
+	debugf("child process in init(): %s init of container %s, pid %d on the host", map[bool]string{false: "standard", true: "setns"}[cfg.Exec], cfg.ID, cfg.HostPid)
 	// The container gets SIGKILL if rt dies before handing over; reset below.
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return err
@@ -140,6 +141,11 @@ func prepareProcess(sock *syncSocket, spec *specs.Spec, preserveFds int, exec bo
 		if err := loadSeccomp(sock, spec.Linux.Seccomp); err != nil {
 			return nil, err
 		}
+	}
+	if exec {
+		debugf("setns_init: about to exec %s", path)
+	} else {
+		debugf("init: closing the pipe to signal completion (%s runs at start)", path)
 	}
 	if err := handOver(sock, preserveFds, exec); err != nil {
 		return nil, err

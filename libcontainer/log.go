@@ -20,23 +20,27 @@ var Warn = func(msg string) { fmt.Fprintf(os.Stderr, "rt: warning: %s\n", msg) }
 // with --debug); the default drops it.
 var Note = func(msg string) {}
 
-// Debug records a debug line. It goes through logrus, as the debug lines
-// of runc's packages rt uses (seccomp, exeseal) do, so the caller's logrus
-// set-up (rt: --debug, --log, --log-format) decides where it goes. The
-// init's debug lines, and nsenter.c's, come over the sync socket.
-var Debug = func(msg string) { logrus.Debug(msg) }
+// DebugEnabled (rt --debug) turns on Debug lines, the init's and
+// nsenter.c's included: the parent sets envDebug for them, so a run
+// without --debug sends none over the socket.
+var DebugEnabled bool
 
-// envDebug tells the init and nsenter.c that the caller logs at debug
-// level: only then do they send their debug lines.
+// Debug receives the debug lines of the parent, the init and nsenter.c
+// (rt's logger prints them at level debug).
+var Debug = func(msg string) {}
+
+// envDebug tells the init and nsenter.c to send their debug lines.
 const envDebug = "_RT_DEBUG"
 
-func debugEnabled() bool { return logrus.IsLevelEnabled(logrus.DebugLevel) }
+// initDebug: the init was told to send its debug lines (envDebug).
+var initDebug bool
 
 // initLogrus sends the init's logrus lines (those of runc's seccomp
 // package, say "seccomp filter flags: N" at debug level) to the parent
 // while the sync socket is open, as warnings or, with debug, debug lines;
 // later they are dropped: fd 2 is the container's by then.
 func initLogrus(debug bool) {
+	initDebug = debug
 	logrus.SetOutput(io.Discard)
 	if debug {
 		logrus.SetLevel(logrus.DebugLevel)
@@ -71,6 +75,21 @@ var logHooks = map[string]*func(string){msgWarning: &Warn, msgNote: &Note, msgDe
 func warnf(format string, args ...any) { initLog(msgWarning, fmt.Sprintf(format, args...)) }
 
 func notef(format string, args ...any) { initLog(msgNote, fmt.Sprintf(format, args...)) }
+
+// debugf logs a step with --debug: in the parent to Debug, in the init to
+// the parent while the sync socket is open (dropped after: the init's
+// stderr is the container's then).
+func debugf(format string, args ...any) {
+	if initSock != nil {
+		if initDebug {
+			_ = initSock.send(msgDebug, []byte(fmt.Sprintf(format, args...)))
+		}
+		return
+	}
+	if DebugEnabled {
+		Debug(fmt.Sprintf(format, args...))
+	}
+}
 
 // initLog sends a log line to the parent while the sync socket is open, and
 // hands it to the local hook otherwise.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -94,7 +95,7 @@ func (p *parentProcess) start(fifo *os.File, handshake func(fifoFd int) (*os.Fil
 		// never a goroutine dump; the parent reports it in one line.
 		"GOTRACEBACK=none",
 	}
-	if debugEnabled() {
+	if DebugEnabled {
 		env = append(env, envDebug+"=1")
 	}
 	cmd := &exec.Cmd{
@@ -178,6 +179,9 @@ func (p *parentProcess) config() *initConfig {
 // sends cfg, answers "hooks" with onHooks (nil: the init may not ask), and
 // returns at "ready" with the pty master if the init sent one.
 func (p *parentProcess) setUp(boot []byte, cfg *initConfig, onHooks func() error) (*os.File, error) {
+	if DebugEnabled {
+		debugf("nsexec container setup: %s", describeBoot(boot))
+	}
 	if err := p.sock.send("bootstrap", boot); err != nil {
 		return nil, err
 	}
@@ -218,6 +222,7 @@ func (p *parentProcess) setUp(boot []byte, cfg *initConfig, onHooks func() error
 			if err != nil {
 				return nil, fmt.Errorf("bad pid from init: %q", payload)
 			}
+			debugf("nsexec container setup done: container init pid %d", p.pid)
 		default:
 			return nil, fmt.Errorf("protocol error: unexpected %q", typ)
 		}
@@ -302,6 +307,43 @@ func (p *parentProcess) recv() (string, []byte, *os.File, error) {
 		}
 		return typ, payload, fd, err
 	}
+}
+
+// describeBoot is the bootstrap (bootstrapData, joinData) for a debug line,
+// with namespace names for the clone flags.
+func describeBoot(boot []byte) string {
+	name := func(flag int) string {
+		for t, ns := range namespaces {
+			if ns.flag == flag {
+				return string(t)
+			}
+		}
+		return fmt.Sprintf("%#x", flag)
+	}
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(boot)), "\n") {
+		f := strings.Fields(line)
+		n := 0
+		if len(f) > 1 {
+			n, _ = strconv.Atoi(f[1])
+		}
+		switch {
+		case len(f) == 2 && f[0] == "clone":
+			var names []string
+			for bit := 1; bit > 0 && bit <= n; bit <<= 1 {
+				if n&bit != 0 {
+					names = append(names, name(bit))
+				}
+			}
+			slices.Sort(names)
+			out = append(out, "new namespaces ["+strings.Join(names, " ")+"]")
+		case len(f) == 3 && f[0] == "join":
+			out = append(out, "join "+name(n)+" "+f[2])
+		default:
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // childError turns a closed socket into the init's exit status.

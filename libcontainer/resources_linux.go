@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -53,16 +54,20 @@ func (c *Container) Resume() error {
 	return cg.Thaw()
 }
 
-// Processes lists the host pids of every process in the container's cgroup.
+// Processes lists the host pids of every process in the container's
+// cgroup. A stopped container has an empty list, or what its cgroup still
+// holds (processes left by an init without its own pid namespace), as in
+// runc: `ps` of a container that just exited is no error.
 func (c *Container) Processes() ([]int, error) {
-	if err := c.Status().HasProcesses(); err != nil {
-		return nil, err
-	}
 	cg, err := c.requireCgroup()
 	if err != nil {
 		return nil, err
 	}
-	return cg.Pids()
+	pids, err := cg.Pids()
+	if err != nil && c.Status() == Stopped && errors.Is(err, os.ErrNotExist) {
+		return nil, nil // the cgroup is gone with the container's processes
+	}
+	return pids, err
 }
 
 // Stats reads the cgroup's counters (`rt events`).

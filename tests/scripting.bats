@@ -32,12 +32,16 @@ config() {
 
 # --- 2. no argument is dropped -----------------------------------------------
 
-@test "run: a flag after the ID is an error, not dropped" {
+@test "run: a flag after the ID is honoured (runc's reordering); an unknown one is an error, not dropped" {
 	set_args true
 	run rt run -b "$BUNDLE" x1 --keep
+	[ "$status" -eq 0 ]
+	[ "$(rt list -q)" = x1 ] # --keep took effect
+	rt delete x1
+	run rt run -b "$BUNDLE" x1 --bogus
 	[ "$status" -ne 0 ]
 	[ "${#lines[@]}" -eq 1 ]
-	[[ "$output" == "rt: run: flag --keep after the container ID"* ]]
+	[[ "$output" == "rt: run: flag --bogus after the container ID"* ]]
 	[ -z "$(rt list -q)" ]
 }
 

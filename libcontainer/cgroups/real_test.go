@@ -614,3 +614,57 @@ func TestRealCpusetSeededAfterParentRace(t *testing.T) {
 	p.step(t)
 	_ = p.wait(t, 5*time.Second)
 }
+
+// TestRealCPUPeriodUnderParentQuota: a new period the kernel refuses
+// with the old quota (old quota/new period over the parent's 50%) is
+// written again after the new quota (runc's fs driver does the same);
+// update.bats "update cpu period in a pod cgroup with pod limit set".
+func TestRealCPUPeriodUnderParentQuota(t *testing.T) {
+	needRoot(t)
+	if mode, err := HostMode(); err != nil || mode == ModeV2 {
+		t.Skip("cgroup v1 only (v2 writes quota and period together in cpu.max)")
+	}
+	cpuRoot := ""
+	hs, err := V1Hierarchies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hs {
+		if slices.Contains(h.Controllers, "cpu") {
+			cpuRoot = h.Mountpoint
+		}
+	}
+	if cpuRoot == "" {
+		t.Skip("no cpu hierarchy")
+	}
+	pod := filepath.Join(cpuRoot, testParent, "pod")
+	t.Cleanup(func() { // after newReal's cleanup: pod is in every hierarchy
+		for _, root := range hostRoots(t) {
+			_ = unix.Rmdir(filepath.Join(root, testParent, "pod"))
+			_ = unix.Rmdir(filepath.Join(root, testParent))
+		}
+	})
+	m := newReal(t, "pod/c")
+	if err := os.MkdirAll(pod, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pod, "cpu.cfs_quota_us"), []byte("50000"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Apply(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(&specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: ptr[int64](500000), Period: ptr[uint64](1000000)}}); err != nil {
+		t.Fatal(err)
+	}
+	// 60% is over the parent's 50%: refused.
+	if err := m.Update(&specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: ptr[int64](600000)}}); err == nil {
+		t.Fatal("quota over the parent's limit accepted")
+	}
+	if err := m.Update(&specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: ptr[int64](3000), Period: ptr[uint64](10000)}}); err != nil {
+		t.Fatal(err)
+	}
+	if q, p := cgFile(t, m, "cpu", "cpu.cfs_quota_us"), cgFile(t, m, "cpu", "cpu.cfs_period_us"); q != "3000" || p != "10000" {
+		t.Fatalf("quota/period = %s/%s, want 3000/10000", q, p)
+	}
+}

@@ -1,8 +1,12 @@
 package cgroups
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/containerd/cgroups/v3/cgroup1"
 	v1stats "github.com/containerd/cgroups/v3/cgroup1/stats"
@@ -65,47 +69,89 @@ func validateCPUV1(v *v1Check, r *specs.LinuxResources) {
 	}
 }
 
-// setCPU lets containerd write shares, rt and cfs period/quota (in that
-// order: rt period before runtime, period before quota), with unset zeros
-// dropped (the kernel rejects a 0 quota), then writes burst and idle,
-// which containerd does not know.
+// setCPU writes shares, cfs period, burst and quota, idle, then rt
+// period and runtime, as runc's fs driver does; zero shares, period and
+// quota mean unset (the kernel rejects a 0 quota). Period and quota limit
+// each other (and a pod's parent limits both), so a new period the kernel
+// refuses (EINVAL) while a quota comes with it is tried again after the
+// quota: `update --cpu-period 10000 --cpu-quota 3000` from 500000/1000000
+// under a 50% parent. Burst and rt period/runtime have the same retry.
 func (m *v1Manager) setCPU(c *specs.LinuxCPU) error {
 	if c == nil {
 		return nil
 	}
-	nz := func(v *uint64) *uint64 {
-		if v == nil || *v == 0 {
-			return nil
-		}
-		return v
-	}
-	cc := &specs.LinuxCPU{
-		Shares:          nz(c.Shares),
-		Period:          nz(c.Period),
-		RealtimePeriod:  nz(c.RealtimePeriod),
-		RealtimeRuntime: c.RealtimeRuntime,
-	}
-	if c.Quota != nil && *c.Quota != 0 {
-		q := *c.Quota
-		if q < 0 {
-			q = -1
-		}
-		cc.Quota = &q
-	}
-	if cc.Shares != nil || cc.Period != nil || cc.Quota != nil || cc.RealtimePeriod != nil || cc.RealtimeRuntime != nil {
-		if err := m.update("cpu", cgroup1.Cpu, &specs.LinuxResources{CPU: cc}); err != nil {
-			return err
-		}
-	}
 	dir := m.dir(cgroup1.Cpu)
-	if c.Burst != nil {
-		if err := writeLimit("cpu.burst", dir, "cpu.cfs_burst_us", strconv.FormatUint(*c.Burst, 10)); err != nil {
+	write := func(field, file, value string) error { return writeLimit("cpu."+field, dir, file, value) }
+	// retryable: the write failed with EINVAL and a later write may make
+	// it valid.
+	retryable := func(err error, later bool) bool { return later && errors.Is(err, unix.EINVAL) }
+	if s := deref(c.Shares); s != 0 {
+		if err := write("shares", "cpu.shares", strconv.FormatUint(s, 10)); err != nil {
 			return err
+		}
+		// The kernel clamps shares to 2..262144 without an error.
+		if got, err := readUint(dir, "cpu.shares"); err == nil && got != s {
+			return fmt.Errorf("linux.resources.cpu.shares: %d is out of range (the kernel set %d)", s, got)
+		}
+	}
+	quota := deref(c.Quota)
+	if quota < 0 {
+		quota = -1
+	}
+	var period, burst string
+	if p := deref(c.Period); p != 0 {
+		period = strconv.FormatUint(p, 10)
+		if err := write("period", "cpu.cfs_period_us", period); err == nil {
+			period = ""
+		} else if !retryable(err, quota != 0) {
+			return err
+		}
+	}
+	if c.Burst != nil {
+		burst = strconv.FormatUint(*c.Burst, 10)
+		if err := write("burst", "cpu.cfs_burst_us", burst); err == nil {
+			burst = ""
+		} else if !retryable(err, quota != 0) {
+			return err
+		}
+	}
+	if quota != 0 {
+		if err := write("quota", "cpu.cfs_quota_us", strconv.FormatInt(quota, 10)); err != nil {
+			return err
+		}
+		if period != "" {
+			if err := write("period", "cpu.cfs_period_us", period); err != nil {
+				return err
+			}
+		}
+		if burst != "" {
+			if err := write("burst", "cpu.cfs_burst_us", burst); err != nil {
+				return err
+			}
 		}
 	}
 	if c.Idle != nil {
-		if err := writeLimit("cpu.idle", dir, "cpu.idle", strconv.FormatInt(*c.Idle, 10)); err != nil {
+		if err := write("idle", "cpu.idle", strconv.FormatInt(*c.Idle, 10)); err != nil {
 			return err
+		}
+	}
+	period = ""
+	if p := deref(c.RealtimePeriod); p != 0 {
+		period = strconv.FormatUint(p, 10)
+		if err := write("realtimePeriod", "cpu.rt_period_us", period); err == nil {
+			period = ""
+		} else if !retryable(err, c.RealtimeRuntime != nil) {
+			return err
+		}
+	}
+	if c.RealtimeRuntime != nil {
+		if err := write("realtimeRuntime", "cpu.rt_runtime_us", strconv.FormatInt(*c.RealtimeRuntime, 10)); err != nil {
+			return err
+		}
+		if period != "" {
+			if err := write("realtimePeriod", "cpu.rt_period_us", period); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
