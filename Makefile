@@ -66,7 +66,7 @@ stress: rt
 # security tests (about 6 minutes): `make test` runs all of them on the host.
 CGROUP2_RUN ?=
 CGROUP2_TIMEOUT ?= 1800
-CGROUP2_CI_TESTS := ^Test(Rootless|RootlessDelegatedCgroupV2|MemoryLimitOOM|EventsReportsOOM|PidsLimit|CPUQuota|PauseResume|UpdatePidsLimit|UpdateMemoryAndStats|DeviceCgroup|CgroupNamespaceAndMount|RelativeCgroupsPath|AttackForeignCgroup|StartOfPausedCreatedContainer|ParallelForceDeletes|ExecJoinsTheContainer|InsideContainer|RunStdioAndExitCode|RunKilledExits137|RunForwardsSIGINT|Lifecycle|DuplicateAndInvalidID|InitRunsFromSealedCopy|DotDotPathsStayInRootfs|HostileRootfsSymlinks|CwdThroughProcFd|MaskedPathsStayMasked|SeccompFilter|MaskWithSymlinkedDevNull)$$
+CGROUP2_CI_TESTS := ^Test(Rootless|RootlessDelegatedCgroupV2|MemoryLimitOOM|EventsReportsOOM|PidsLimit|CPUQuota|PauseResume|UpdatePidsLimit|UpdateMemoryAndStats|DeviceCgroup|CgroupNamespaceAndMount|ExecSubCgroup|RelativeCgroupsPath|AttackForeignCgroup|StartOfPausedCreatedContainer|ParallelForceDeletes|ExecJoinsTheContainer|InsideContainer|RunStdioAndExitCode|RunKilledExits137|RunForwardsSIGINT|Lifecycle|DuplicateAndInvalidID|InitRunsFromSealedCopy|DotDotPathsStayInRootfs|HostileRootfsSymlinks|CwdThroughProcFd|MaskedPathsStayMasked|SeccompFilter|MaskWithSymlinkedDevNull)$$
 test-cgroup2: rt
 	RT=$(RT) VM_TIMEOUT=$(CGROUP2_TIMEOUT) tests/vm/run.sh $(if $(CGROUP2_RUN),-test.run '$(CGROUP2_RUN)')
 

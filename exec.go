@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
@@ -50,7 +51,7 @@ EXAMPLE:
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
 		&cli.StringFlag{Name: "process-label", Usage: "SELinux label (not supported)"},
 		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile (not supported)"},
-		&cli.StringFlag{Name: "cgroup", Usage: "sub-cgroup (not supported)"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an existing sub-cgroup of the container's: `[CONTROLLER[,CONTROLLER]:]PATH` (v1: one per controller; v2: one path)"},
 	},
 	Action: func(c *cli.Context) error {
 		status, err := execProcess(c)
@@ -63,7 +64,11 @@ EXAMPLE:
 }
 
 func execProcess(c *cli.Context) (int, error) {
-	for _, f := range []string{"process-label", "apparmor", "cgroup"} {
+	subCgroups, err := parseSubCgroups(c.StringSlice("cgroup"))
+	if err != nil {
+		return -1, err
+	}
+	for _, f := range []string{"process-label", "apparmor"} {
 		if c.String(f) != "" {
 			return -1, fmt.Errorf("--%s: not supported", f)
 		}
@@ -103,7 +108,7 @@ func execProcess(c *cli.Context) (int, error) {
 		if pidfdSock != nil {
 			defer pidfdSock.Close()
 		}
-		return ct.Exec(libcontainer.ExecOpts{Process: p, PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), Joined: ct.Unlock, PidfdSocket: pidfdSock})
+		return ct.Exec(libcontainer.ExecOpts{Process: p, PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), Joined: ct.Unlock, PidfdSocket: pidfdSock, SubCgroups: subCgroups})
 	}()
 	if err != nil {
 		return -1, err
@@ -187,4 +192,34 @@ func execSpec(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 		p.NoNewPrivileges = true
 	}
 	return &p, nil
+}
+
+// parseSubCgroups reads --cgroup as runc does: CONTROLLER[,CONTROLLER]:PATH
+// (cgroup v1, once per controller) or one PATH (v2, or every v1
+// controller).
+func parseSubCgroups(args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	paths := make(map[string]string, len(args))
+	for _, a := range args {
+		ctrls, p, ok := strings.Cut(a, ":")
+		if !ok {
+			if len(args) != 1 {
+				return nil, fmt.Errorf("--cgroup %s: missing CONTROLLER: prefix (only a single --cgroup may omit it)", a)
+			}
+			paths[""] = a
+			continue
+		}
+		for _, ctrl := range strings.Split(ctrls, ",") {
+			if ctrl == "" {
+				return nil, fmt.Errorf("--cgroup %s: empty controller", a)
+			}
+			if _, dup := paths[ctrl]; dup {
+				return nil, fmt.Errorf("--cgroup: controller %s given more than once", ctrl)
+			}
+			paths[ctrl] = p
+		}
+	}
+	return paths, nil
 }

@@ -223,7 +223,11 @@ func TestDeviceCgroup(t *testing.T) {
 // cgroup mount shows its own hierarchy, read-only.
 func TestCgroupNamespaceAndMount(t *testing.T) {
 	e := newEnv(t)
-	b := e.bundle("b", nil, "sh", "-c", `cat /proc/self/cgroup; touch /sys/fs/cgroup/x 2>/dev/null || echo cgroupfs=ro`)
+	b := e.bundle("b", func(c map[string]any) {
+		dropNamespace(c, "cgroup") // rt spec has one on v2 only, as runc's
+		l := obj(c, "linux")
+		l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "cgroup"})
+	}, "sh", "-c", `cat /proc/self/cgroup; touch /sys/fs/cgroup/x 2>/dev/null || echo cgroupfs=ro`)
 	out := e.runOut(b, "cgns")
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if f := strings.SplitN(line, ":", 3); len(f) == 3 && f[2] != "/" {
@@ -384,5 +388,103 @@ func TestKillHostPidnsKillsCgroup(t *testing.T) {
 				t.Fatalf("kill of the emptied container: exit %d, %q", code, errs)
 			}
 		})
+	}
+}
+
+// rt exec --cgroup puts the process in an existing sub-cgroup of the
+// container's and never anywhere else (runc's exec.bats "--cgroup
+// sub-cgroups"); without it, on cgroup v2, a container cgroup that the
+// kernel refuses (its init moved to a child with controllers enabled for
+// children) gives the init's cgroup instead. On a hybrid v1 host the
+// container is also in the cgroup2 hierarchy at the same path (runc's
+// cgroups.bats "v1+hybrid joins correct cgroup").
+func TestExecSubCgroup(t *testing.T) {
+	e := newEnv(t)
+	id := fmt.Sprintf("rt-test-%d-subcg", os.Getpid())
+	b := e.bundle("b", func(c map[string]any) {
+		dropNamespace(c, "cgroup")
+		obj(c, "linux")["cgroupsPath"] = "/" + id
+	}, "sleep", "600")
+	e.mustRT("run", "-d", "-b", b, id)
+	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	v2 := err == nil
+	dirs := []string{"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"}
+	if v2 {
+		dirs = []string{"/sys/fs/cgroup"}
+	}
+	for _, d := range dirs {
+		if err := os.Mkdir(filepath.Join(d, id, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		sib := filepath.Join(d, id+"-sibling")
+		if err := os.Mkdir(sib, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = syscall.Rmdir(sib) })
+	}
+	bad := map[string]string{
+		"..":                    "bad sub cgroup path",
+		"../" + id + "-sibling": "bad sub cgroup path",
+		"nonexistent":           "adding pid",
+	}
+	if !v2 {
+		bad["memory:../"+id+"-sibling"] = "bad sub cgroup path"
+		bad["whaaat:/"] = "unknown controller whaaat"
+	}
+	for arg, want := range bad {
+		_, stderr, code := e.rt("exec", "--cgroup", arg, id, "true")
+		if code == 0 || !strings.Contains(stderr, want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("exec --cgroup %s: exit %d, stderr %q; want one line with %q", arg, code, stderr, want)
+		}
+	}
+	lines := func(args ...string) []string {
+		out := e.mustRT(append(append([]string{"exec"}, args...), id, "cat", "/proc/self/cgroup")...)
+		return strings.Split(strings.TrimSpace(out), "\n")
+	}
+	// Default and "/": the container's cgroup in every hierarchy,
+	// the unified one of a hybrid host included.
+	for _, args := range [][]string{nil, {"--cgroup", "/"}} {
+		unified := false
+		for _, l := range lines(args...) {
+			f := strings.SplitN(l, ":", 3)
+			if len(f) == 3 && f[1] != "" && !strings.HasPrefix(f[1], "name=") && f[2] != "/"+id {
+				t.Errorf("exec %v: %q, want /%s", args, l, id)
+			}
+			if strings.HasPrefix(l, "0::") {
+				unified = true
+				if l != "0::/"+id {
+					t.Errorf("exec %v: unified line %q, want 0::/%s", args, l, id)
+				}
+			}
+		}
+		if _, err := os.Stat("/sys/fs/cgroup/unified/cgroup.procs"); err == nil && !unified {
+			t.Errorf("exec %v: hybrid host but no 0:: line", args)
+		}
+	}
+	if !v2 {
+		got := strings.Join(lines("--cgroup", "memory:sub"), "\n")
+		if !strings.Contains(got, ":memory:/"+id+"/sub\n") || !strings.Contains(got, ":pids:/"+id+"\n") {
+			t.Errorf("exec --cgroup memory:sub:\n%s", got)
+		}
+		return
+	}
+	if got := strings.Join(lines("--cgroup", "sub"), "\n"); got != "0::/"+id+"/sub" {
+		t.Errorf("exec --cgroup sub: %q", got)
+	}
+	// The init moves to a child and the container's cgroup enables memory
+	// for its children: no process may join it any more.
+	cg := filepath.Join("/sys/fs/cgroup", id)
+	init := int(e.state(id)["pid"].(float64))
+	if err := os.WriteFile(filepath.Join(cg, "sub", "cgroup.procs"), []byte(fmt.Sprint(init)), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cg, "cgroup.subtree_control"), []byte("+memory"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(lines(), "\n"); got != "0::/"+id+"/sub" {
+		t.Errorf("exec into a cgroup with controllers for its children: %q, want the init's", got)
+	}
+	if _, stderr, code := e.rt("exec", "--cgroup", "/", id, "true"); code == 0 || !strings.Contains(stderr, "busy") {
+		t.Errorf("exec --cgroup / there: exit %d, %q; want the kernel's refusal", code, stderr)
 	}
 }

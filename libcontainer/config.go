@@ -37,6 +37,15 @@ func LoadSpecWith(bundle string, edit func(*specs.Spec) error) (*specs.Spec, err
 			return nil, err
 		}
 	}
+	// runtime-spec 1.1: a relative mount destination is deprecated and
+	// means relative to "/"; runc warns and takes it so (configs written
+	// for older tools have them).
+	for i := range spec.Mounts {
+		if d := spec.Mounts[i].Destination; d != "" && !filepath.IsAbs(d) {
+			Warn(fmt.Sprintf("%s: mounts[%d].destination %q is relative (deprecated): taken as %q", path, i, d, "/"+d))
+			spec.Mounts[i].Destination = "/" + d
+		}
+	}
 	if err := ValidateSpec(&spec, bundle); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -197,3 +197,28 @@ func TestCheckOCIVersion(t *testing.T) {
 		t.Fatalf("2.0.0: %v", err)
 	}
 }
+
+// A relative mount destination is taken relative to "/" with one warning,
+// as runtime-spec 1.1 and runc do; an empty one is still refused.
+func TestRelativeMountDestination(t *testing.T) {
+	var warned []string
+	old := Warn
+	Warn = func(msg string) { warned = append(warned, msg) }
+	defer func() { Warn = old }()
+	s := specconv.Default(false)
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "tmp/mount-1", Type: "tmpfs", Source: "tmpfs"})
+	got, err := LoadSpec(writeBundle(t, s, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got.Mounts[len(got.Mounts)-1].Destination; d != "/tmp/mount-1" {
+		t.Fatalf("destination %q, want /tmp/mount-1", d)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "mounts[") || !strings.Contains(warned[0], "relative") {
+		t.Fatalf("warnings: %q", warned)
+	}
+	s.Mounts[len(s.Mounts)-1].Destination = ""
+	if _, err := LoadSpec(writeBundle(t, s, "")); err == nil || !strings.Contains(err.Error(), ".destination") {
+		t.Fatalf("empty destination: %v", err)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rt-project/rt/libcontainer/cgroups"
 )
 
 // ExecOpts describe a process to run in an existing container (`rt exec`).
@@ -19,6 +21,9 @@ type ExecOpts struct {
 	// PidfdSocket, if set, receives a pidfd of the process once it is in
 	// the container (--pidfd-socket; the caller dials it and closes it).
 	PidfdSocket *net.UnixConn
+	// SubCgroups puts the process in existing sub-cgroups of the
+	// container's (--cgroup; cgroups.JoinExec says how the map reads).
+	SubCgroups map[string]string
 	// Joined, if set, is called once the process is in the container's
 	// namespaces and cgroup and only waits to execve. The CLI releases the
 	// container lock there: in a paused container that wait lasts until
@@ -66,6 +71,7 @@ func (c *Container) Exec(o ExecOpts) (*ExecResult, error) {
 		joinPid:       c.state.Pid,
 		joined:        o.Joined,
 		affinity:      aff,
+		subCgroups:    o.SubCgroups,
 	}
 	console, err := p.start()
 	if err != nil {
@@ -91,6 +97,8 @@ type setnsProcess struct {
 	joined func()
 	// affinity is process.execCPUAffinity (nil: all CPUs).
 	affinity *execAffinity
+	// subCgroups is ExecOpts.SubCgroups.
+	subCgroups map[string]string
 }
 
 func (p *setnsProcess) start() (*os.File, error) {
@@ -117,9 +125,11 @@ func (p *setnsProcess) handshake(int) (*os.File, error) {
 	// as with runc). The kernel moves every thread and never refuses a
 	// move for pids.max; after execve the process is one task.
 	if p.cg != nil {
-		if err := p.cg.Apply(p.pid); err != nil {
+		if err := cgroups.JoinExec(p.cg, p.pid, p.joinPid, p.subCgroups); err != nil {
 			return nil, fmt.Errorf("join cgroup %s: %w", p.cg.Path(), err)
 		}
+	} else if len(p.subCgroups) > 0 {
+		return nil, errors.New("--cgroup: the container has no cgroup")
 	}
 	// In the cgroup: the final affinity, or all CPUs of its cpuset when
 	// none is configured (not rt's own). The main thread is the one that

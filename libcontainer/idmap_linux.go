@@ -60,11 +60,15 @@ func checkIDMapMount(s *specs.Spec, i int) error {
 	if idm == nil {
 		return nil
 	}
+	// "idmap" in a container that joins a user namespace: the maps are
+	// that namespace's, known once nsenter.c joined it (its idmap message),
+	// as runc reads them.
+	fromJoined := len(idm.uids) == 0 && len(idm.gids) == 0 && hasNS(s, specs.UserNamespace) && !hasNewNS(s, specs.UserNamespace)
 	switch {
 	case !isBind(m):
 		return fmt.Errorf("mounts[%d]: id-mapped mounts must be bind mounts (type %q)", i, m.Type)
-	case len(idm.uids) == 0 || len(idm.gids) == 0:
-		return fmt.Errorf("mounts[%d].uidMappings/gidMappings: an id-mapped mount needs both (or \"idmap\" in a container with linux.uidMappings and gidMappings)", i)
+	case (len(idm.uids) == 0 || len(idm.gids) == 0) && !fromJoined:
+		return fmt.Errorf("mounts[%d].uidMappings/gidMappings: an id-mapped mount needs both (or \"idmap\" in a container with linux.uidMappings and gidMappings, or one that joins a user namespace)", i)
 	case os.Geteuid() != 0:
 		return fmt.Errorf("mounts[%d]: id-mapped mounts need rt to run as root", i)
 	}

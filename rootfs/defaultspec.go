@@ -53,9 +53,10 @@ func DefaultSpec() *specs.Spec {
 			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
 		},
 	}
-	// A private cgroup namespace where the kernel has them: the container
-	// sees its own cgroup as "/".
-	if _, err := os.Stat("/proc/self/ns/cgroup"); err == nil {
+	// A private cgroup namespace on a cgroup v2 host (the container sees
+	// its own cgroup as "/"), as runc's example: on v1 the host's paths,
+	// as Docker's default there.
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 	}
 	return s

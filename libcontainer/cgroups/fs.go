@@ -239,3 +239,10 @@ func signalPids(pids []int, sig unix.Signal) error {
 	}
 	return errors.Join(errs...)
 }
+
+// isCgroup2 reports whether dir is a cgroup2 mount (a hybrid host's
+// /sys/fs/cgroup/unified).
+func isCgroup2(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}

@@ -88,7 +88,7 @@ func testCgroup(t *testing.T, name string, roots ...string) string {
 }
 
 // hostRoots lists the directories New's manager uses on this host: each
-// v1 hierarchy, or the v2 mount.
+// v1 hierarchy (and a hybrid host's cgroup2 mount), or the v2 mount.
 func hostRoots(t *testing.T) []string {
 	t.Helper()
 	mode, err := HostMode()
@@ -105,6 +105,10 @@ func hostRoots(t *testing.T) []string {
 	var roots []string
 	for _, h := range hs {
 		roots = append(roots, h.Mountpoint)
+	}
+	// A hybrid host's cgroup2 mount: the v1 manager uses it too.
+	if u := filepath.Join(unifiedMountpoint, "unified"); isCgroup2(u) {
+		roots = append(roots, u)
 	}
 	return roots
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,11 @@ type v1Manager struct {
 	// claimed: the cgroup Claim made, so that Apply of the init joins it
 	// without making every directory (and the cpuset copies) again.
 	claimed cgroup1.Cgroup
+	// unified is the controller-less cgroup2 mount of a hybrid host
+	// (root/unified), "" elsewhere. The container gets the same path there
+	// too, as runc does: tools that read only the v2 line of
+	// /proc/PID/cgroup (systemd, runc's own tests) find it there.
+	unified string
 }
 
 // The containerd subsystems implement these; its own interfaces are
@@ -50,7 +56,11 @@ func newV1(root, p string) (*v1Manager, error) {
 	if len(subs) == 0 {
 		return nil, fmt.Errorf("no cgroup v1 controller mounted under %s: %w", root, ErrNoCgroups)
 	}
-	return &v1Manager{root: root, path: p, subs: subs}, nil
+	m := &v1Manager{root: root, path: p, subs: subs}
+	if u := filepath.Join(root, "unified"); isCgroup2(u) {
+		m.unified = u
+	}
+	return m, nil
 }
 
 // v1Subsystems lists containerd's subsystems for the controllers actually
@@ -155,7 +165,21 @@ func (m *v1Manager) Apply(pid int) error {
 	if err := cg.Add(cgroup1.Process{Pid: pid}); err != nil {
 		return fmt.Errorf("add pid %d to cgroup %s: %w", pid, m.path, err)
 	}
+	if m.unified != "" {
+		if err := writeFile(m.unifiedDir(), "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return fmt.Errorf("add pid %d to cgroup %s: %w", pid, m.path, err)
+		}
+	}
 	return nil
+}
+
+// unifiedDir is the container's directory in a hybrid host's cgroup2
+// mount ("" without one).
+func (m *v1Manager) unifiedDir() string {
+	if m.unified == "" {
+		return ""
+	}
+	return filepath.Join(m.unified, m.path)
 }
 
 // create makes the directories in every hierarchy. containerd seeds
@@ -168,6 +192,9 @@ func (m *v1Manager) create() (cgroup1.Cgroup, error) {
 	var cg cgroup1.Cgroup
 	err := retryENOENT(func() (err error) {
 		cg, err = cgroup1.New(cgroup1.StaticPath(m.path), &specs.LinuxResources{}, m.hierarchy())
+		if err == nil && m.unified != "" {
+			err = os.MkdirAll(m.unifiedDir(), 0o755)
+		}
 		return err
 	})
 	if err == nil {
@@ -215,6 +242,9 @@ func (m *v1Manager) dirs() []string {
 	var out []string
 	for _, s := range m.subs {
 		out = append(out, s.(v1Pather).Path(m.path))
+	}
+	if m.unified != "" {
+		out = append(out, m.unifiedDir())
 	}
 	return out
 }
@@ -389,6 +419,13 @@ func (m *v1Manager) Destroy() error {
 			continue
 		}
 		removeEmptyDefaultParent(s.(v1Pather).Path("/"), m.path)
+	}
+	if m.unified != "" {
+		if err := removeCgroupDir(m.unifiedDir()); err != nil {
+			errs = append(errs, err)
+		} else {
+			removeEmptyDefaultParent(m.unified, m.path)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("destroy cgroup %s: %w", m.path, err)

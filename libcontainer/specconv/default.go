@@ -7,8 +7,6 @@
 package specconv
 
 import (
-	"os"
-
 	runcspec "github.com/opencontainers/runc/libcontainer/specconv"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -19,23 +17,12 @@ import (
 func Default(rootless bool) *specs.Spec {
 	s := runcspec.Example()
 	s.Hostname = "rt"
-	// A private cgroup namespace: the container sees its own cgroup as "/"
-	// (Docker's default on cgroup v2, and what nested runtimes expect).
-	// runc's example already has one on a cgroup v2 host: never two.
-	if _, err := os.Stat("/proc/self/ns/cgroup"); err == nil && !hasNamespace(s, specs.CgroupNamespace) {
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
-	}
+	// No cgroup namespace added on a cgroup v1 host: runc's example has
+	// one only on v2, and callers (runc's own tests, tools comparing
+	// /proc/PID/cgroup inside and out) rely on the host's paths on v1, as
+	// Docker's default --cgroupns=host there.
 	if rootless {
 		runcspec.ToRootless(s)
 	}
 	return s
-}
-
-func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t {
-			return true
-		}
-	}
-	return false
 }

@@ -2,8 +2,8 @@ package specconv
 
 import "testing"
 
-// runc's example adds a cgroup namespace on a cgroup v2 host and rt adds one
-// everywhere: a namespace type listed twice makes the config invalid.
+// A namespace type listed twice makes the config invalid: rt's changes to
+// runc's example (rootless) must not add one it has.
 func TestDefaultNamespacesOnce(t *testing.T) {
 	for _, rootless := range []bool{false, true} {
 		seen := map[string]bool{}
