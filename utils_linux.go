@@ -101,12 +101,6 @@ func checkTerminal(terminal, detach bool, consoleSocket string) error {
 	if (!detach || !terminal) && consoleSocket != "" {
 		return errors.New("cannot use console socket if rt will not detach or allocate tty")
 	}
-	// In the foreground rt copies its stdin to the container's terminal: a
-	// pipe or a file there never reads as end-of-file, so the process would
-	// wait forever. runc refuses the same.
-	if terminal && !detach && !isTerminal(os.Stdin) {
-		return errors.New(`a terminal was asked for ("terminal": true in config.json, or exec -t) but stdin is not a terminal; set "terminal": false to run from scripts and pipes`)
-	}
 	return nil
 }
 
@@ -358,6 +352,7 @@ func exitStatus(ws unix.WaitStatus) int {
 type ttyBridge struct {
 	master  console.Console
 	current console.Console // rt's own terminal, nil if stdin is not one
+	// (a pipe or a file: copied, then ended with endInput)
 	done    chan struct{}
 }
 
@@ -381,12 +376,50 @@ func newTTYBridge(master *os.File) (*ttyBridge, error) {
 			t.current = cur
 		}
 	}
-	go func() { _, _ = io.Copy(m, os.Stdin) }()
+	go func() {
+		w := &lastByte{w: m}
+		_, _ = io.Copy(w, os.Stdin)
+		if t.current == nil {
+			endInput(m, w.last)
+		}
+	}()
 	go func() {
 		_, _ = io.Copy(os.Stdout, m)
 		close(t.done)
 	}()
 	return t, nil
+}
+
+// lastByte remembers the last byte written through it.
+type lastByte struct {
+	w    io.Writer
+	last byte
+}
+
+func (l *lastByte) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if n > 0 {
+		l.last = p[n-1]
+	}
+	return n, err
+}
+
+// endInput passes on the end of a stdin that is not a terminal (a pipe, a
+// file, /dev/null): runc just stops copying, and a process reading the
+// terminal waits forever. A terminal has no end-of-file, but in canonical
+// mode (a shell's `read`, cat) its VEOF character is one: typed after a
+// partial line it only ends that line, so then twice. A process that made
+// the terminal raw gets nothing (it would read VEOF as a byte).
+func endInput(m console.Console, last byte) {
+	tio, err := unix.IoctlGetTermios(int(m.Fd()), unix.TCGETS)
+	if err != nil || tio.Lflag&unix.ICANON == 0 {
+		return
+	}
+	eof := []byte{tio.Cc[unix.VEOF]}
+	if last != 0 && last != '\n' {
+		eof = append(eof, eof[0])
+	}
+	_, _ = m.Write(eof)
 }
 
 // resize gives the container's pty rt's terminal size; a terminal nobody

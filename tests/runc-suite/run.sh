@@ -112,7 +112,12 @@ cp "$REPO/go.sum" "$GOMOD/go.sum"
 	xsys=$(ls "$(go env GOMODCACHE)/cache/download/golang.org/x/sys/@v/" 2>/dev/null | sed -n 's/\.zip$//p' | sort -V | tail -1)
 	[ -n "$xsys" ] && echo "replace golang.org/x/sys v0.1.0 => golang.org/x/sys $xsys"
 } >>"$GOMOD/go.mod"
-gobuild() { (cd "$REPO" && GOPROXY=${GOPROXY_SUITE:-off} go build -mod=mod -modfile="$GOMOD/go.mod" -tags seccomp "$@"); }
+# Offline first; what the module cache lacks (urfave/cli v1 for recvtty and
+# pidfd-kill on a fresh machine) comes from the Go module proxy.
+gobuild() {
+	(cd "$REPO" && GOPROXY=off go build -mod=mod -modfile="$GOMOD/go.mod" -tags seccomp "$@") ||
+		(cd "$REPO" && GOPROXY=${GOPROXY_SUITE:-$(go env GOPROXY)} go build -mod=mod -modfile="$GOMOD/go.mod" -tags seccomp "$@")
+}
 BUILT="" NOTBUILT=""
 for c in $(cd "$SUITE/cmd" && ls -d */ | tr -d /); do
 	[ "$c" = _bin ] && continue

@@ -109,7 +109,11 @@ for mod in fuse overlay; do
 done
 cp tests/vm/init "$root/init"
 printf '%s\n' "${VM_PRE:-}" >"$root/vm-pre"
-echo "-test.v -test.count=1 -test.timeout=$((VM_TIMEOUT - 60))s $*" >"$root/vm-args"
+# The tests time out (and print their goroutines) well before qemu is
+# killed; tests/vm/watchdog reports 20 s after that if they could not.
+echo "-test.v -test.count=1 -test.timeout=$((VM_TIMEOUT - 120))s $*" >"$root/vm-args"
+echo $((VM_TIMEOUT - 100)) >"$root/vm-watchdog"
+cp tests/vm/watchdog "$root/usr/local/bin/vm-watchdog"
 
 vm_boot "$root" "$VM_TIMEOUT" "$VM_MEM" "$VM_CPUS" "quiet loglevel=3"
 }

@@ -70,7 +70,11 @@ if [ -e "$repo/../shared/images/busybox.tar" ]; then
 fi
 cp tests/vm/systemd-init "$root/init"
 printf '%s\n' "$VM_RUN" >"$root/repo/vm-run"
-echo "-test.v -test.count=1 -test.timeout=$((VM_TIMEOUT - 90))s" >"$root/repo/vm-args"
+# The tests time out (and print their goroutines) well before qemu is
+# killed; tests/vm/watchdog reports 20 s after that if they could not.
+echo "-test.v -test.count=1 -test.timeout=$((VM_TIMEOUT - 120))s" >"$root/repo/vm-args"
+echo $((VM_TIMEOUT - 100)) >"$root/repo/vm-watchdog"
+cp tests/vm/watchdog "$root/usr/local/bin/vm-watchdog"
 cat >"$root/repo/run-tests" <<'SH'
 #!/bin/bash
 # Run by rt-test.service once systemd is up: the tests, then power off.
@@ -79,8 +83,13 @@ export RT_BINARY=/usr/local/bin/rt RT_REPO_ROOT=/repo BUSYBOX_BIN_DIR=/opt/busyb
 echo "rt-vm: $(systemctl --version | head -1), kernel $(uname -r), system $(systemctl is-system-running), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 cd /repo/integration
 # shellcheck disable=SC2046 # a word list
-/repo/integration.test $(cat /repo/vm-args) -test.run "$(cat /repo/vm-run)" </dev/null 2>&1
+/repo/integration.test $(cat /repo/vm-args) -test.run "$(cat /repo/vm-run)" </dev/null 2>&1 &
+tpid=$!
+vm-watchdog "$(cat /repo/vm-watchdog)" "$tpid" &
+wpid=$!
+wait "$tpid"
 rc=$?
+kill "$wpid" 2>/dev/null
 echo "RT-VM-EXIT=$rc"
 systemctl poweroff --force --force
 SH
