@@ -353,7 +353,7 @@ type ttyBridge struct {
 	master  console.Console
 	current console.Console // rt's own terminal, nil if stdin is not one
 	// (a pipe or a file: copied, then ended with endInput)
-	done    chan struct{}
+	done chan struct{}
 }
 
 func newTTYBridge(master *os.File) (*ttyBridge, error) {
