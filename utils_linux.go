@@ -351,9 +351,8 @@ func exitStatus(ws unix.WaitStatus) int {
 // ttyBridge copies between rt's terminal and the container's pty.
 type ttyBridge struct {
 	master  console.Console
-	current console.Console // rt's own terminal, nil if stdin is not one
-	// (a pipe or a file: copied, then ended with endInput)
-	done chan struct{}
+	current console.Console // rt's own terminal; nil if stdin is not one (see endInput)
+	done    chan struct{}
 }
 
 func newTTYBridge(master *os.File) (*ttyBridge, error) {
