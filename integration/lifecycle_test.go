@@ -59,6 +59,36 @@ func TestRunForwardsSIGINT(t *testing.T) {
 	}
 }
 
+// A signal to the caller's whole process group (timeout(1) sends one, ^C on
+// a terminal does) reaches the container's process once, forwarded by rt:
+// the process is in a session of its own, as runc's, for run and exec.
+func TestProcessGroupSignalArrivesOnce(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", nil, "sh", "-c", `trap 'echo trapped; sleep 0.5; exit 42' INT; echo ready; while :; do sleep 0.05; done`)
+	cmd := exec.Command(rtBin(t), "--root", e.root, "run", "-b", b, "pgrp")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(out.String(), "ready") })
+	// Session and process group of the init (pid 1) and of an exec.
+	for _, args := range [][]string{{"cat", "/proc/1/stat"}, {"sh", "-c", "cat /proc/$$/stat"}} {
+		stat := strings.Fields(e.mustRT(append([]string{"exec", "pgrp"}, args...)...))
+		if len(stat) < 6 || stat[4] != stat[0] || stat[5] != stat[0] {
+			t.Errorf("%v: pid %s, process group %s, session %s; want its own session", args, stat[0], stat[4], stat[5])
+		}
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 42 || strings.Count(out.String(), "trapped") != 1 {
+		t.Fatalf("err %v, output %q: want one trapped and exit 42", err, out.String())
+	}
+}
+
 // create -> created -> start -> running -> exits -> stopped -> delete -> gone,
 // with `list` showing each step.
 func TestLifecycle(t *testing.T) {

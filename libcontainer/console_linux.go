@@ -46,9 +46,7 @@ func setupConsole(sock *syncSocket, devConsole bool, p *specs.Process) error {
 			return err
 		}
 	}
-	if _, err := unix.Setsid(); err != nil {
-		return fmt.Errorf("setsid: %w", err)
-	}
+	// newSession made this process a session leader without a terminal.
 	if err := unix.IoctlSetInt(int(slave.Fd()), unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("set controlling terminal: %w", err)
 	}
@@ -76,6 +74,17 @@ func bindConsole(slave *os.File) error {
 	defer f.Close()
 	if err := unix.Mount(procFd(slave), procFd(f), "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind /dev/console: %w", err)
+	}
+	return nil
+}
+
+// newSession puts the container's process in a session of its own, with or
+// without a terminal, as runc: a signal rt's caller sends to its process
+// group (timeout(1) does, and so does ^C on rt's terminal) reaches rt, which
+// forwards it, and never the container's process a second time.
+func newSession() error {
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
 	}
 	return nil
 }

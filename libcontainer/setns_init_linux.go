@@ -6,6 +6,9 @@ package libcontainer
 // rootfs steps and without waiting for start.
 func setnsInit(sock *syncSocket, cfg *initConfig) error {
 	spec := cfg.Spec
+	if err := newSession(); err != nil {
+		return err
+	}
 	if spec.Process.Terminal {
 		if err := setupConsole(sock, false, spec.Process); err != nil {
 			return err

@@ -58,6 +58,9 @@ func standardInit(sock *syncSocket, cfg *initConfig) error {
 			return fmt.Errorf("domainname: %w", err)
 		}
 	}
+	if err := newSession(); err != nil {
+		return err
+	}
 	if spec.Process != nil && spec.Process.Terminal {
 		if err := setupConsole(sock, true, spec.Process); err != nil {
 			return err
