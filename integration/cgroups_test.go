@@ -54,7 +54,16 @@ func TestEventsReportsOOM(t *testing.T) {
 	// The init (tail) keeps newline-free /dev/zero in memory until the OOM
 	// killer kills it, which also stops the container: the OOM is reported
 	// all the same.
-	waitFor(t, func() bool { b, _ := os.ReadFile(outPath); return strings.Contains(string(b), `"type":"oom"`) })
+	waitFor(t, func() bool { b, _ := os.ReadFile(outPath); return strings.Contains(string(b), `"type":"oom"`) },
+		func() string {
+			b, _ := os.ReadFile(outPath)
+			if len(b) > 600 {
+				b = b[len(b)-600:]
+			}
+			st, errs, _ := e.rt("state", "oomev")
+			alive := syscall.Kill(ev.Process.Pid, 0) == nil
+			return fmt.Sprintf("events (running: %v) wrote ...%q; state %s%s", alive, b, st, errs)
+		})
 	for _, line := range strings.Split(strings.TrimSpace(readFile(t, outPath)), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil || m["id"] != "oomev" {

@@ -191,12 +191,19 @@ func waitStatus(t *testing.T, e *env, id, status string) {
 }
 
 // waitFor polls cond for up to 10s (a bound on a hang, not a timing assertion).
-func waitFor(t *testing.T, cond func() bool) {
+// waitFor polls cond until it holds; past the limit the test fails, saying
+// what each explain function returns (what a failure in CI needs to be
+// understood).
+func waitFor(t *testing.T, cond func() bool, explain ...func() string) {
 	t.Helper()
 	limit := 10 * time.Second * time.Duration(timeScale())
 	for deadline := time.Now().Add(limit); !cond(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not reached in %s", limit)
+			var why []string
+			for _, f := range explain {
+				why = append(why, f())
+			}
+			t.Fatalf("condition not reached in %s %s", limit, strings.Join(why, "; "))
 		}
 	}
 }
