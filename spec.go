@@ -19,8 +19,8 @@ var specCommand = &cli.Command{
 runc's example: a busybox-style 'sh' with terminal: true, in new pid, network,
 ipc, uts, mount and cgroup namespaces, a read-only rootfs at "rootfs", and
 hostname "rt". Edit it before 'rt run': process.args is the command line run in
-the container, process.terminal should be false when stdin is not a terminal
-(scripts, pipes: an interactive shell would wait for input), root.path is the root filesystem. --rootless adds a user
+the container, process.terminal must be false where rt has no terminal
+(scripts, pipes, CI), root.path is the root filesystem. --rootless adds a user
 namespace mapping your uid to root, for running without root. An existing
 config.json is never overwritten.
 

@@ -101,7 +101,35 @@ func checkTerminal(terminal, detach bool, consoleSocket string) error {
 	if (!detach || !terminal) && consoleSocket != "" {
 		return errors.New("cannot use console socket if rt will not detach or allocate tty")
 	}
+	// In the foreground the container's terminal is served from rt's, as
+	// runc (which fails the same way without one): with none, an
+	// interactive process would wait forever on input nobody can type.
+	if terminal && !detach {
+		f := hostTerminal()
+		if f == nil {
+			return errors.New(`a terminal was asked for ("terminal": true in config.json, or exec -t) but rt has none (stdin, stdout and stderr are not terminals and there is no controlling terminal): set "terminal": false to run from scripts and pipes`)
+		}
+		if f.Fd() > 2 {
+			f.Close()
+		}
+	}
 	return nil
+}
+
+// hostTerminal is the terminal the container's terminal takes its size
+// from, as runc's: stdin, stdout or stderr if one is a terminal, else the controlling
+// terminal (/dev/tty, to be closed). nil when rt has none.
+func hostTerminal() *os.File {
+	for _, f := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
+		if isTerminal(f) {
+			return f
+		}
+	}
+	f, err := os.OpenFile("/dev/tty", os.O_RDWR|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil
+	}
+	return f
 }
 
 func isTerminal(f *os.File) bool {
@@ -351,7 +379,8 @@ func exitStatus(ws unix.WaitStatus) int {
 // ttyBridge copies between rt's terminal and the container's pty.
 type ttyBridge struct {
 	master  console.Console
-	current console.Console // rt's own terminal; nil if stdin is not one (see endInput)
+	current console.Console // stdin if a terminal, made raw; else nil (see endInput)
+	host    *os.File        // the terminal sizes come from (hostTerminal)
 	done    chan struct{}
 }
 
@@ -375,6 +404,7 @@ func newTTYBridge(master *os.File) (*ttyBridge, error) {
 			t.current = cur
 		}
 	}
+	t.host = hostTerminal()
 	go func() {
 		w := &lastByte{w: m}
 		_, _ = io.Copy(w, os.Stdin)
@@ -424,11 +454,12 @@ func endInput(m console.Console, last byte) {
 // resize gives the container's pty rt's terminal size; a terminal nobody
 // sized (0x0) keeps process.consoleSize.
 func (t *ttyBridge) resize() {
-	if t.current == nil {
+	if t.host == nil {
 		return
 	}
-	if ws, err := t.current.Size(); err == nil && ws.Height != 0 && ws.Width != 0 {
-		_ = t.master.Resize(ws)
+	ws, err := unix.IoctlGetWinsize(int(t.host.Fd()), unix.TIOCGWINSZ)
+	if err == nil && ws.Row != 0 && ws.Col != 0 {
+		_ = t.master.Resize(console.WinSize{Height: ws.Row, Width: ws.Col})
 	}
 }
 
@@ -441,6 +472,9 @@ func (t *ttyBridge) drain() {
 }
 
 func (t *ttyBridge) Close() {
+	if t.host != nil && t.host.Fd() > 2 {
+		t.host.Close()
+	}
 	if t.current != nil {
 		_ = t.current.Reset()
 	}

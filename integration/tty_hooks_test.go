@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"net"
 	"os"
@@ -27,9 +28,13 @@ func TestRunTerminalForeground(t *testing.T) {
 	}
 }
 
-// "terminal": true with stdin from a file or pipe runs, as runc: its bytes
-// reach the container's terminal, and at their end a process reading lines
-// sees end-of-file (runc leaves it waiting), also after a last partial line.
+// "terminal": true in the foreground with stdin from a file or pipe: as
+// runc, it runs when rt has a terminal somewhere (here only a controlling
+// one: a runc test under script(1)), sized from it; the file's bytes reach
+// the container's terminal and at their end a process reading lines sees
+// end-of-file (runc leaves it waiting), also after a last partial line.
+// With no terminal at all it fails at once (an interactive process would
+// wait forever), leaving nothing.
 func TestRunTerminalStdinNotATerminal(t *testing.T) {
 	e := newEnv(t)
 	b := e.bundle("b", func(c map[string]any) { obj(c, "process")["terminal"] = true },
@@ -38,19 +43,35 @@ func TestRunTerminalStdinNotATerminal(t *testing.T) {
 	if _, err := in.WriteString("first\npartial"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := in.Seek(0, 0); err != nil {
+	run := func(id string, ctty *os.File) (string, string, error) {
+		if _, err := in.Seek(0, 0); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(rtBin(t), "--root", e.root, "run", "-b", b, id)
+		var out, errs bytes.Buffer
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = in, &out, &errs
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if ctty != nil {
+			cmd.ExtraFiles = []*os.File{ctty}
+			cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, 3
+		}
+		err := cmd.Run()
+		return out.String(), errs.String(), err
+	}
+	tty := ptyStdin(t)
+	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 111}); err != nil {
 		t.Fatal(err)
 	}
-	out, errs, code := e.rtIn(b, in, "run", "ttypipe")
-	if code != 0 || !strings.Contains(out, "got:first") || !strings.Contains(out, "partial") || !strings.Contains(out, "end") {
-		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	out, errs, err := run("ttyctty", tty)
+	if err != nil || !strings.Contains(out, "33 111") || !strings.Contains(out, "got:first") || !strings.Contains(out, "partial") || !strings.Contains(out, "end") {
+		t.Fatalf("with a controlling terminal: %v, stdout %q, stderr %q", err, out, errs)
 	}
-	// /dev/null: stty size works on the terminal (runc's tty.bats).
-	devnull, _ := os.Open(os.DevNull)
-	defer devnull.Close()
-	b2 := e.bundle("b2", func(c map[string]any) { obj(c, "process")["terminal"] = true }, "sh", "-c", "stty size")
-	if out, errs, code := e.rtIn(b2, devnull, "run", "ttynull"); code != 0 {
-		t.Fatalf("stdin /dev/null: exit %d, stdout %q, stderr %q", code, out, errs)
+	out, errs, err = run("ttynone", nil)
+	if err == nil || !strings.Contains(errs, `set "terminal": false`) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Fatalf("without a terminal: %v, stdout %q, stderr %q", err, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "ttynone")); err == nil {
+		t.Fatal("state dir left behind")
 	}
 }
 
