@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -196,10 +197,20 @@ type logrusHook struct{}
 func (logrusHook) Levels() []logrus.Level { return logrus.AllLevels }
 
 func (logrusHook) Fire(e *logrus.Entry) error {
+	msg := e.Message
+	// Fields (WithError's "error") carry the why: keep them, sorted.
+	keys := make([]string, 0, len(e.Data))
+	for k := range e.Data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		msg += fmt.Sprintf(" %s=%v", k, e.Data[k])
+	}
 	if e.Level <= logrus.WarnLevel {
-		warn(e.Message)
+		warn(msg)
 	} else {
-		logf("debug", "%s", e.Message)
+		logf("debug", "%s", msg)
 	}
 	return nil
 }

@@ -360,3 +360,41 @@ func TestIDMappedMount(t *testing.T) {
 		t.Fatalf("idmap without maps: exit %d, %q", code, errs)
 	}
 }
+
+// A bind mount with an option that sets or clears a flag gets exactly the
+// flags asked for, as runc's (mounts_sshfs.bats): "bind,dev" of a
+// read-only, noexec, nosymfollow source is rw and exec. With only "bind"
+// the source's flags stay. In a user namespace the kernel locks the
+// inherited ro: asking for "rw" fails with the reason, where just "bind,dev"
+// keeps it.
+func TestBindFlagsAreExact(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	must(t, os.MkdirAll(src, 0o755))
+	must(t, syscall.Mount("tmpfs", src, "tmpfs", 0, "mode=0755"))
+	defer syscall.Unmount(src, syscall.MNT_DETACH)
+	must(t, syscall.Mount("", src, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY|syscall.MS_NOEXEC, ""))
+	flagsOf := func(opts ...string) (string, string, int) {
+		b := e.bundle("b-"+strings.Join(opts, "-"), func(c map[string]any) {
+			addMount(c, map[string]any{"source": src, "destination": "/mnt", "options": opts})
+		}, "sh", "-c", `awk '$2 == "/mnt" { print $4 }' /proc/self/mounts`)
+		return e.rtIn(b, nil, "run", "bf"+fmt.Sprint(len(opts)))
+	}
+	has := func(flags, f string) bool { return strings.Contains(","+flags+",", ","+f+",") }
+	if out, errs, code := flagsOf("bind"); code != 0 || !has(strings.TrimSpace(out), "ro") || !has(strings.TrimSpace(out), "noexec") {
+		t.Errorf("bind: exit %d, flags %q %s; want the source's ro,noexec", code, out, errs)
+	}
+	if out, errs, code := flagsOf("bind", "dev"); code != 0 || !has(strings.TrimSpace(out), "rw") || has(strings.TrimSpace(out), "noexec") {
+		t.Errorf("bind,dev: exit %d, flags %q %s; want rw and exec", code, out, errs)
+	}
+
+	// In a user namespace: ro is locked.
+	b := e.bundle("bu", func(c map[string]any) {
+		addMount(c, map[string]any{"source": src, "destination": "/mnt", "options": []string{"bind", "rw"}})
+	}, "true")
+	usernsConfig(t, e, b)
+	if _, errs, code := e.rtIn(b, nil, "run", "bu"); code == 0 || !strings.Contains(errs, "cannot clear locked mount flags (ro") {
+		t.Errorf("bind,rw in a user namespace: exit %d, stderr %q; want the locked ro refused", code, errs)
+	}
+	checkNoMounts(t, filepath.Join(e.dir, "bu"))
+}

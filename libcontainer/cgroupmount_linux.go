@@ -36,10 +36,10 @@ func (s *rootfsSetup) mountCgroup(m *specs.Mount, p parsedMount) error {
 			// is not one the caller may mount): bind the container's own
 			// cgroup instead, as runc does.
 			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY) {
-				err = bindOnto(s.root, filepath.Join("/sys/fs/cgroup", s.cfg.CgroupPath), m.Destination, target, p.flags|unix.MS_BIND, nil)
+				err = bindOnto(s.root, filepath.Join("/sys/fs/cgroup", s.cfg.CgroupPath), m.Destination, target, p.flags|unix.MS_BIND, p.cleared, nil)
 			}
 		} else {
-			err = bindOnto(s.root, filepath.Join("/sys/fs/cgroup", s.cfg.CgroupPath), m.Destination, target, p.flags|unix.MS_BIND, nil)
+			err = bindOnto(s.root, filepath.Join("/sys/fs/cgroup", s.cfg.CgroupPath), m.Destination, target, p.flags|unix.MS_BIND, p.cleared, nil)
 		}
 		if err != nil {
 			return err

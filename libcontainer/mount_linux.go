@@ -304,7 +304,7 @@ func (s *rootfsSetup) mountBind(i int, m *specs.Mount, p parsedMount) error {
 		return err
 	}
 	defer target.Close()
-	return bindOnto(s.root, src, m.Destination, target, p.flags|unix.MS_BIND, p.propagation)
+	return bindOnto(s.root, src, m.Destination, target, p.flags|unix.MS_BIND, p.cleared, p.propagation)
 }
 
 // mountIDMapped moves the id-mapped copy of mounts[i]'s source that rt
@@ -327,28 +327,44 @@ func (s *rootfsSetup) mountIDMapped(i int, m *specs.Mount, p parsedMount) error 
 	if err := unix.MoveMount(int(tree.Fd()), "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		return fmt.Errorf("move_mount: %w", err)
 	}
-	return afterBind(s.root, m.Destination, p.flags|unix.MS_BIND, p.propagation)
+	return afterBind(s.root, m.Destination, p.flags|unix.MS_BIND, p.cleared, p.propagation)
 }
 
 // bindOnto bind-mounts src onto target (the opened dest), then remounts it
 // with the remaining flags (a bind ignores them on the first call).
-func bindOnto(root *os.File, src, dest string, target *os.File, flags uintptr, props []uintptr) error {
+func bindOnto(root *os.File, src, dest string, target *os.File, flags, cleared uintptr, props []uintptr) error {
 	if err := unix.Mount(src, procFd(target), "", unix.MS_BIND|(flags&unix.MS_REC), ""); err != nil {
 		return err
 	}
-	return afterBind(root, dest, flags, props)
+	return afterBind(root, dest, flags, cleared, props)
 }
 
 // afterBind remounts the bind mount now at dest with the flags a bind
-// ignores, and sets its propagation.
-func afterBind(root *os.File, dest string, flags uintptr, props []uintptr) error {
-	if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
-		if err := remountAt(root, dest, rest); err != nil {
+// ignores, and sets its propagation. As runc (and unlike mount(8)), a bind
+// with any option that sets or clears a flag gets exactly the flags asked
+// for: "bind,dev" of a read-only source is read-write (remountBind).
+func afterBind(root *os.File, dest string, flags, cleared uintptr, props []uintptr) error {
+	if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 || cleared != 0 {
+		f, err := pathrs.OpenatInRoot(root, dest)
+		if err != nil {
+			return err
+		}
+		err = remountBind(procFd(f), rest, cleared)
+		f.Close()
+		if err != nil {
 			return err
 		}
 	}
 	return applyPropagation(root, dest, props)
 }
+
+// The flags the kernel locks on mounts a user namespace inherits, and the
+// atime ones among them.
+const (
+	lockedFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
+		unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
+	atimeFlags = unix.MS_NOATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
+)
 
 // remount changes the flags of a bind mount, keeping the flags the kernel
 // locks (nosuid, nodev, ... inherited in a user namespace) so it does not
@@ -362,8 +378,69 @@ func remount(path string, flags uintptr) error {
 	if serr := unix.Statfs(path, &st); serr != nil {
 		return err
 	}
-	locked := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
-	return unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|flags|locked, "")
+	return unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|flags|statfsFlags(st)&lockedFlags, "")
+}
+
+// remountBind gives the bind mount at path the flags set, clearing the
+// others (runc's "mount --bind -o" semantics). Where the kernel refuses
+// that (EPERM: flags locked in a user namespace), the locked flags the
+// mount has are kept, unless the config clears one of them explicitly or
+// asks for another atime mode: then it fails, rather than make a mount
+// other than the one asked for.
+func remountBind(path string, set, cleared uintptr) error {
+	err := unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|set, "")
+	if err == nil || !errors.Is(err, unix.EPERM) {
+		return err
+	}
+	var st unix.Statfs_t
+	if serr := unix.Statfs(path, &st); serr != nil {
+		return err
+	}
+	have := statfsFlags(st)
+	if c := have & cleared & lockedFlags; c != 0 {
+		return fmt.Errorf("cannot clear locked mount flags (%s): %w", flagNames(c), err)
+	}
+	if set&atimeFlags != 0 && set&atimeFlags != have&atimeFlags {
+		return fmt.Errorf("cannot change the locked atime flag (%s): %w", flagNames(have&atimeFlags), err)
+	}
+	if err := unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|set|have&lockedFlags, ""); err != nil {
+		return fmt.Errorf("remount with the locked flags (%s): %w", flagNames(have&lockedFlags), err)
+	}
+	return nil
+}
+
+// stNoSymfollow is statfs(2)'s ST_NOSYMFOLLOW (Linux 5.10), which x/sys
+// does not name.
+const stNoSymfollow = 0x2000
+
+// statfsFlags turns statfs(2)'s ST_* flags into the MS_* ones mount(2)
+// takes (they differ from ST_RELATIME on); no atime flag is strictatime.
+func statfsFlags(st unix.Statfs_t) uintptr {
+	var f uintptr
+	for _, m := range [...][2]uintptr{
+		{unix.ST_RDONLY, unix.MS_RDONLY}, {unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV},
+		{unix.ST_NOEXEC, unix.MS_NOEXEC}, {unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME},
+		{unix.ST_RELATIME, unix.MS_RELATIME}, {stNoSymfollow, unix.MS_NOSYMFOLLOW},
+	} {
+		if uintptr(st.Flags)&m[0] != 0 {
+			f |= m[1]
+		}
+	}
+	if f&(unix.MS_NOATIME|unix.MS_RELATIME) == 0 {
+		f |= unix.MS_STRICTATIME
+	}
+	return f
+}
+
+// flagNames names the MS_* flags in f with their option names.
+func flagNames(f uintptr) string {
+	var names []string
+	for _, n := range []string{"ro", "nosuid", "nodev", "noexec", "noatime", "nodiratime", "relatime", "strictatime", "nosymfollow"} {
+		if mountFlags[n].flag&f != 0 {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ",")
 }
 
 // hasDataOption reports whether the comma-separated mount data sets key.

@@ -95,6 +95,7 @@ var propagationFlags = map[string]uintptr{
 // data string passed to the filesystem.
 type parsedMount struct {
 	flags       uintptr
+	cleared     uintptr // flags an option clears ("rw", "dev", ...): a bind must not keep them
 	propagation []uintptr
 	data        string
 	// recursive attributes ("rro", "rnosuid", ...) set and cleared with
@@ -110,8 +111,10 @@ func parseMountOptions(opts []string) parsedMount {
 		if f, ok := mountFlags[o]; ok {
 			if f.clear {
 				p.flags &^= f.flag
+				p.cleared |= f.flag
 			} else {
 				p.flags |= f.flag
+				p.cleared &^= f.flag
 			}
 			continue
 		}

@@ -144,6 +144,19 @@ if [ -z "${NO_REF:-}" ]; then
 	fi
 fi
 
+# exeseal (runc's, which rt uses too) mounts the binary's directory and the
+# container's state directory as overlayfs lower layers, which may not nest
+# (ELOOP, and then the slower copy): the state directories are under
+# $CACHE/tmp, so the runtimes run from a directory of their own, as they
+# would from /usr/local/bin (run.bats [/proc/self/exe clone] checks it).
+mkdir -p "$CACHE/runtimes"
+install -m 0755 "$RT" "$CACHE/runtimes/rt"
+RT=$CACHE/runtimes/rt
+if [ -n "$REF" ]; then
+	install -m 0755 "$REF" "$CACHE/runtimes/runc"
+	REF=$CACHE/runtimes/runc
+fi
+
 # --- 4. run ----------------------------------------------------------------
 if [ -n "${FILES:-}" ]; then
 	files=$FILES
