@@ -109,16 +109,15 @@ func checkTerminal(terminal, detach bool, consoleSocket string) error {
 		if f == nil {
 			return errors.New(`a terminal was asked for ("terminal": true in config.json, or exec -t) but rt has none (stdin, stdout and stderr are not terminals and there is no controlling terminal): set "terminal": false to run from scripts and pipes`)
 		}
-		if f.Fd() > 2 {
-			f.Close()
-		}
+		closeHostTerminal(f)
 	}
 	return nil
 }
 
 // hostTerminal is the terminal the container's terminal takes its size
-// from, as runc's: stdin, stdout or stderr if one is a terminal, else the controlling
-// terminal (/dev/tty, to be closed). nil when rt has none.
+// from, as runc's: stdin, stdout or stderr if one is a terminal, else the
+// controlling terminal (/dev/tty: closeHostTerminal closes it). nil when rt
+// has none.
 func hostTerminal() *os.File {
 	for _, f := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
 		if isTerminal(f) {
@@ -130,6 +129,13 @@ func hostTerminal() *os.File {
 		return nil
 	}
 	return f
+}
+
+// closeHostTerminal closes what hostTerminal opened, never rt's stdio.
+func closeHostTerminal(f *os.File) {
+	if f != nil && f != os.Stdin && f != os.Stdout && f != os.Stderr {
+		f.Close()
+	}
 }
 
 func isTerminal(f *os.File) bool {
@@ -472,9 +478,7 @@ func (t *ttyBridge) drain() {
 }
 
 func (t *ttyBridge) Close() {
-	if t.host != nil && t.host.Fd() > 2 {
-		t.host.Close()
-	}
+	closeHostTerminal(t.host)
 	if t.current != nil {
 		_ = t.current.Reset()
 	}

@@ -190,10 +190,9 @@ func waitStatus(t *testing.T, e *env, id, status string) {
 	})
 }
 
-// waitFor polls cond for up to 10s (a bound on a hang, not a timing assertion).
-// waitFor polls cond until it holds; past the limit the test fails, saying
-// what each explain function returns (what a failure in CI needs to be
-// understood).
+// waitFor polls cond for up to 10s (a bound on a hang, not a timing
+// assertion); past it the test fails, saying what each explain function
+// returns (what a failure in CI needs to be understood).
 func waitFor(t *testing.T, cond func() bool, explain ...func() string) {
 	t.Helper()
 	limit := 10 * time.Second * time.Duration(timeScale())

@@ -246,33 +246,35 @@ func (s *rootfsSetup) mountOne(i int, m *specs.Mount, p parsedMount) error {
 	return applyPropagation(s.root, m.Destination, p.propagation)
 }
 
-// applyPropagation sets propagation on the mount now at dest. It reopens
-// dest: an fd opened before the mount still points below it.
+// atMount runs fn on the mount now at dest (its /proc/self/fd path). It
+// reopens dest: an fd opened before the mount still points below it.
+func atMount(root *os.File, dest string, fn func(path string) error) error {
+	f, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return fn(procFd(f))
+}
+
+// applyPropagation sets propagation on the mount now at dest.
 func applyPropagation(root *os.File, dest string, props []uintptr) error {
 	if len(props) == 0 {
 		return nil
 	}
-	f, err := pathrs.OpenatInRoot(root, dest)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	for _, fl := range props {
-		if err := unix.Mount("", procFd(f), "", fl, ""); err != nil {
-			return fmt.Errorf("set propagation: %w", err)
+	return atMount(root, dest, func(path string) error {
+		for _, fl := range props {
+			if err := unix.Mount("", path, "", fl, ""); err != nil {
+				return fmt.Errorf("set propagation: %w", err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
-// remountAt remounts the mount now at dest (see applyPropagation on reopening).
+// remountAt remounts the mount now at dest.
 func remountAt(root *os.File, dest string, flags uintptr) error {
-	f, err := pathrs.OpenatInRoot(root, dest)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return remount(procFd(f), flags)
+	return atMount(root, dest, func(path string) error { return remount(path, flags) })
 }
 
 func (s *rootfsSetup) mountBind(i int, m *specs.Mount, p parsedMount) error {
@@ -345,13 +347,7 @@ func bindOnto(root *os.File, src, dest string, target *os.File, flags, cleared u
 // for: "bind,dev" of a read-only source is read-write (remountBind).
 func afterBind(root *os.File, dest string, flags, cleared uintptr, props []uintptr) error {
 	if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 || cleared != 0 {
-		f, err := pathrs.OpenatInRoot(root, dest)
-		if err != nil {
-			return err
-		}
-		err = remountBind(procFd(f), rest, cleared)
-		f.Close()
-		if err != nil {
+		if err := atMount(root, dest, func(path string) error { return remountBind(path, rest, cleared) }); err != nil {
 			return err
 		}
 	}
@@ -370,15 +366,7 @@ const (
 // locks (nosuid, nodev, ... inherited in a user namespace) so it does not
 // fail with EPERM.
 func remount(path string, flags uintptr) error {
-	err := unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
-	if err == nil || !errors.Is(err, unix.EPERM) {
-		return err
-	}
-	var st unix.Statfs_t
-	if serr := unix.Statfs(path, &st); serr != nil {
-		return err
-	}
-	return unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|flags|statfsFlags(st)&lockedFlags, "")
+	return remountKeepingLocked(path, flags, nil)
 }
 
 // remountBind gives the bind mount at path the flags set, clearing the
@@ -388,7 +376,22 @@ func remount(path string, flags uintptr) error {
 // asks for another atime mode: then it fails, rather than make a mount
 // other than the one asked for.
 func remountBind(path string, set, cleared uintptr) error {
-	err := unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|set, "")
+	return remountKeepingLocked(path, set, func(have uintptr) string {
+		if c := have & cleared & lockedFlags; c != 0 {
+			return fmt.Sprintf("cannot clear locked mount flags (%s)", flagNames(c))
+		}
+		if set&atimeFlags != 0 && set&atimeFlags != have&atimeFlags {
+			return fmt.Sprintf("cannot change the locked atime flag (%s)", flagNames(have&atimeFlags))
+		}
+		return ""
+	})
+}
+
+// remountKeepingLocked remounts the bind mount at path with flags; where
+// the kernel refuses (EPERM), again with the locked flags the mount has
+// (statfs) added, unless refuse, given those, says why not.
+func remountKeepingLocked(path string, flags uintptr, refuse func(have uintptr) string) error {
+	err := unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
 	if err == nil || !errors.Is(err, unix.EPERM) {
 		return err
 	}
@@ -397,13 +400,12 @@ func remountBind(path string, set, cleared uintptr) error {
 		return err
 	}
 	have := statfsFlags(st)
-	if c := have & cleared & lockedFlags; c != 0 {
-		return fmt.Errorf("cannot clear locked mount flags (%s): %w", flagNames(c), err)
+	if refuse != nil {
+		if why := refuse(have); why != "" {
+			return fmt.Errorf("%s: %w", why, err)
+		}
 	}
-	if set&atimeFlags != 0 && set&atimeFlags != have&atimeFlags {
-		return fmt.Errorf("cannot change the locked atime flag (%s): %w", flagNames(have&atimeFlags), err)
-	}
-	if err := unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|set|have&lockedFlags, ""); err != nil {
+	if err := unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|flags|have&lockedFlags, ""); err != nil {
 		return fmt.Errorf("remount with the locked flags (%s): %w", flagNames(have&lockedFlags), err)
 	}
 	return nil
